@@ -1,0 +1,266 @@
+//! Lock-first creation (SPEC.md C1..C7): the lock file exists, is locked, and
+//! is verified to be the file its path names before the data directory is
+//! created.
+
+use std::path::PathBuf;
+
+use super::layout::{data_path, lock_path};
+use super::{Config, Error, Machine, Mutation};
+use crate::fs::{Errno, Fd, Id, Identity, Op, OpError, OpResult, Value};
+
+/// A created instance, held by its owner: the lock is taken through `fd` and
+/// `ROOT/<id>.data` exists. Plain data.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Held {
+    pub root: PathBuf,
+    pub id: Id,
+    /// The descriptor the lock is held through.
+    pub fd: Fd,
+    /// How many items were staged (the next item's `<n>`).
+    pub staged: u64,
+    /// Whether `id` is reserved in the in-process registry.
+    pub reserved: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Step {
+    DrawId,
+    Reserve,
+    CreateLock,
+    Lock,
+    FdIdentity,
+    PathIdentity(Identity),
+    Mkdir,
+    /// Run the undo stack, then retry with a new id or fail.
+    Undo(Option<Error>),
+    Done(Result<Held, Error>),
+}
+
+/// The creation machine. Output: the held instance, or why none could be
+/// created.
+///
+/// # Errors
+/// [`Error::Op`] for an operation failing with an errno other than the ones
+/// that mean "try another id" (`EEXIST` on the lock or data name, a busy
+/// lock, an identity mismatch); [`Error::AttemptsExhausted`] after
+/// [`Config::attempts_max`] ids.
+///
+/// # Crash safety
+/// A crash at any step leaves at most a lock file (no owner: recovery
+/// removes it) or a lock file and an empty data directory.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Create {
+    root: PathBuf,
+    cfg: Config,
+    attempt: u32,
+    id: Id,
+    fd: Fd,
+    /// Operations that undo what this attempt did, run last first.
+    undo: Vec<Op>,
+    /// This machine believes it owns `id` (oracle ghost state).
+    owns: bool,
+    last: String,
+    step: Step,
+}
+
+impl Create {
+    pub fn new(root: PathBuf, cfg: Config) -> Self {
+        assert!(cfg.attempts_max > 0, "attempts_max must be positive");
+        Create {
+            root,
+            cfg,
+            attempt: 0,
+            id: 0,
+            fd: 0,
+            undo: Vec::new(),
+            owns: false,
+            last: String::from("none"),
+            step: Step::DrawId,
+        }
+    }
+
+    /// The id this machine believes it owns right now: from the verified
+    /// lock (C5) until the lock file is unlinked.
+    pub fn owned(&self) -> Option<Id> {
+        self.owns.then_some(self.id)
+    }
+
+    fn lock(&self) -> PathBuf {
+        lock_path(&self.root, self.id)
+    }
+
+    fn data(&self) -> PathBuf {
+        data_path(&self.root, self.id)
+    }
+
+    /// Give up this id: undo, then try another (`None`) or fail.
+    fn abandon(&mut self, why: String, fail: Option<Error>) -> Step {
+        self.last = why;
+        Step::Undo(fail)
+    }
+
+    fn after_lock_verified(&mut self) -> Step {
+        self.owns = true;
+        // Undo from here on: unlink the lock while still holding it (rule 2).
+        self.undo.push(Op::Unlink { path: self.lock() });
+        if self.cfg.has(Mutation::DataBeforeLock) {
+            self.done()
+        } else {
+            Step::Mkdir
+        }
+    }
+
+    fn done(&mut self) -> Step {
+        self.undo.clear();
+        Step::Done(Ok(Held {
+            root: self.root.clone(),
+            id: self.id,
+            fd: self.fd,
+            staged: 0,
+            reserved: self.cfg.use_registry,
+        }))
+    }
+
+    /// The undo stack is empty: fail with `then`, or try the next id.
+    fn settle(&mut self, then: Option<Error>) -> Step {
+        if let Some(err) = then {
+            return Step::Done(Err(err));
+        }
+        self.attempt += 1;
+        if self.attempt >= self.cfg.attempts_max {
+            return Step::Done(Err(Error::AttemptsExhausted {
+                root: self.root.clone(),
+                attempts: self.attempt,
+                last: self.last.clone(),
+            }));
+        }
+        Step::DrawId
+    }
+
+    fn after_reserve(&mut self) -> Step {
+        if self.cfg.has(Mutation::DataBeforeLock) {
+            Step::Mkdir
+        } else {
+            Step::CreateLock
+        }
+    }
+}
+
+impl Machine for Create {
+    type Output = Result<Held, Error>;
+
+    fn op(&self) -> Option<Op> {
+        Some(match &self.step {
+            Step::DrawId => Op::DrawId,
+            Step::Reserve => Op::Reserve { id: self.id },
+            Step::CreateLock => Op::CreateExcl { path: self.lock() },
+            Step::Lock => Op::TryLock { fd: self.fd },
+            Step::FdIdentity => Op::FdIdentity { fd: self.fd },
+            Step::PathIdentity(_) => Op::PathIdentity { path: self.lock() },
+            Step::Mkdir => Op::Mkdir { path: self.data() },
+            Step::Undo(_) => self.undo.last().expect("undo step with an empty stack").clone(),
+            Step::Done(_) => return None,
+        })
+    }
+
+    fn feed(&mut self, result: OpResult) {
+        let op = self.op().expect("feed after done");
+        let step = std::mem::replace(&mut self.step, Step::DrawId);
+        let fail = |errno| Some(Error::Op(OpError::new(op.clone(), errno)));
+        self.step = match (step, result) {
+            // C1: a fresh id from the explicit source.
+            (Step::DrawId, Ok(Value::Id(id))) => {
+                self.id = id;
+                if self.cfg.use_registry {
+                    Step::Reserve
+                } else {
+                    self.after_reserve()
+                }
+            }
+            // C2: reserve it in-process so a recoverer thread skips it.
+            (Step::Reserve, Ok(_)) => {
+                self.undo.push(Op::Release { id: self.id });
+                self.after_reserve()
+            }
+            (Step::Reserve, Err(Errno::EBUSY)) => self.abandon(format!("{op}: EBUSY"), None),
+            // C3: create the lock file exclusively: a name nobody else holds.
+            (Step::CreateLock, Ok(Value::Fd(fd))) => {
+                self.fd = fd;
+                self.undo.push(Op::Close { fd });
+                Step::Lock
+            }
+            (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(format!("{op}: EEXIST"), None),
+            // C4: take the lock without blocking; busy means a recoverer
+            // opened our new file first: let it have the name.
+            (Step::Lock, Ok(_)) => {
+                if self.cfg.has(Mutation::NoIdentityRecheck) {
+                    self.after_lock_verified()
+                } else {
+                    Step::FdIdentity
+                }
+            }
+            (Step::Lock, Err(Errno::EWOULDBLOCK)) => self.abandon(format!("{op}: EWOULDBLOCK"), None),
+            // C5: identity re-check: the locked inode is still the one the
+            // path names, with a link (INV-1, one owner per id).
+            (Step::FdIdentity, Ok(Value::Identity(fd_id))) => Step::PathIdentity(fd_id),
+            (Step::PathIdentity(fd_id), Ok(Value::Identity(path_id))) => {
+                assert!(fd_id.kind == crate::fs::FileKind::File, "locked a non-file: {fd_id:?}");
+                if fd_id.same_inode(&path_id) && fd_id.nlink > 0 {
+                    self.after_lock_verified()
+                } else {
+                    self.abandon(format!("{op}: identity changed after locking"), None)
+                }
+            }
+            (Step::PathIdentity(_), Err(Errno::ENOENT)) => {
+                self.abandon(format!("{op}: ENOENT after locking"), None)
+            }
+            // C6: only now the data directory (INV-4: data only under a lock).
+            (Step::Mkdir, Ok(_)) => {
+                if self.cfg.has(Mutation::DataBeforeLock) {
+                    self.undo.push(Op::Rmdir { path: self.data() });
+                    Step::CreateLock
+                } else {
+                    self.done()
+                }
+            }
+            // An existing data directory under our fresh lock is an orphan of
+            // some other writer: never adopt it; recovery reclaims it.
+            (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(format!("{op}: EEXIST"), None),
+            (Step::Undo(then), _) => {
+                let undone = self.undo.pop().expect("undo stack");
+                if matches!(undone, Op::Unlink { .. }) {
+                    self.owns = false;
+                }
+                if self.undo.is_empty() {
+                    self.settle(then)
+                } else {
+                    Step::Undo(then)
+                }
+            }
+            // Any other errno: undo what this attempt did, and report it.
+            (_, Err(errno)) => {
+                let err = fail(errno);
+                if self.undo.is_empty() {
+                    Step::Done(Err(err.expect("error")))
+                } else {
+                    Step::Undo(err)
+                }
+            }
+            (step, Ok(v)) => panic!("create: {op} returned {v} in {step:?}"),
+        };
+        // An empty undo stack has nothing to run: settle the step now.
+        if let Step::Undo(then) = &self.step {
+            if self.undo.is_empty() {
+                let then = then.clone();
+                self.step = self.settle(then);
+            }
+        }
+    }
+
+    fn finish(self) -> Self::Output {
+        match self.step {
+            Step::Done(r) => r,
+            s => panic!("create: finish before done ({s:?})"),
+        }
+    }
+}

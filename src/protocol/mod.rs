@@ -1,0 +1,163 @@
+//! The reference staging protocol as sans-IO step machines.
+//!
+//! Each role is a [`Machine`]: [`Machine::op`] names the one filesystem
+//! operation it waits on, [`Machine::feed`] consumes that operation's result
+//! and moves to the next state. States are plain data (`Clone`, `Eq`, `Hash`,
+//! `Debug`), so the real backend, the exhaustive search, loom, shuttle,
+//! proptest and the fuzzer all drive the same code, and a checker can store,
+//! compare and print any state.
+//!
+//! **The protocol does no I/O except through [`crate::fs::Fs`], reads no
+//! clock, and draws randomness only through [`crate::fs::Op::DrawId`].**
+//!
+//! The roles (SPEC.md names the step numbers used in comments):
+//! - [`create::Create`]: lock-first creation (C1..C7);
+//! - [`stage::Stage`]: one rename into the data directory (S1);
+//! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D3);
+//! - [`recover::Recover`]: TryLock-based recovery (V1..V12);
+//! - [`remove_tree::RemoveTree`]: removal without following symlinks (R1..R6).
+
+pub mod cleanup;
+pub mod create;
+pub mod layout;
+pub mod recover;
+pub mod remove_tree;
+pub mod stage;
+
+use crate::fs::{Fs, Op, OpResult};
+
+/// A sans-IO step machine.
+pub trait Machine {
+    /// What the machine returns when it is done.
+    type Output;
+
+    /// The operation this machine waits on, or `None` when it is done.
+    /// Pure: calling it twice gives the same operation.
+    fn op(&self) -> Option<Op>;
+
+    /// Consumes the result of the operation [`Machine::op`] returned.
+    ///
+    /// # Panics
+    /// When the machine is done, or when the result is a value that
+    /// operation can never return (a backend bug).
+    fn feed(&mut self, result: OpResult);
+
+    /// The output of a finished machine.
+    ///
+    /// # Panics
+    /// When [`Machine::op`] still returns an operation.
+    fn finish(self) -> Self::Output;
+}
+
+/// Runs `machine` to completion on `fs`, one operation a step.
+pub fn run<M: Machine, F: Fs + ?Sized>(mut machine: M, fs: &mut F) -> M::Output {
+    while let Some(op) = machine.op() {
+        let result = fs.execute(&op);
+        machine.feed(result);
+    }
+    machine.finish()
+}
+
+/// A single deliberate change to the reference protocol, for showing what
+/// the checkers catch. `None` in [`Config::mutation`] is the reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mutation {
+    /// Create and recover trust the lock without comparing the locked
+    /// descriptor's identity with the path's (C5, V6 removed).
+    NoIdentityRecheck,
+    /// Cleanup releases the lock before unlinking the lock file (D2 and D3
+    /// swapped with an explicit unlock).
+    UnlockBeforeUnlink,
+    /// Cleanup and recovery unlink the lock file before removing the data
+    /// (D1 and D2 swapped).
+    UnlinkLockBeforeData,
+    /// Create makes the data directory before the lock file (C6 moved first).
+    DataBeforeLock,
+    /// Recovery opens lock files with `O_CREAT`, creating a missing one and
+    /// claiming the data behind it without the exclusive create (V2).
+    RecoveryCreatesLock,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 5] = [
+        Mutation::NoIdentityRecheck,
+        Mutation::UnlockBeforeUnlink,
+        Mutation::UnlinkLockBeforeData,
+        Mutation::DataBeforeLock,
+        Mutation::RecoveryCreatesLock,
+    ];
+
+    /// The mutant's name, as `stagedir check --variant` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::NoIdentityRecheck => "no-identity-recheck",
+            Mutation::UnlockBeforeUnlink => "unlock-before-unlink",
+            Mutation::UnlinkLockBeforeData => "unlink-lock-before-data",
+            Mutation::DataBeforeLock => "data-before-lock",
+            Mutation::RecoveryCreatesLock => "recovery-creates-lock",
+        }
+    }
+}
+
+/// Protocol parameters. Plain data, copied into every machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// How many ids creation tries before giving up with `EEXIST`
+    /// (busy lock, identity mismatch, or a name collision each use one).
+    pub attempts_max: u32,
+    /// Whether machines consult the in-process registry
+    /// ([`Op::Reserve`]/[`Op::Release`]). Needed when the lock kind does
+    /// not exclude threads of one process (POSIX record locks).
+    pub use_registry: bool,
+    /// `None` for the reference protocol.
+    pub mutation: Option<Mutation>,
+}
+
+impl Config {
+    /// Default attempts on a real filesystem, where ids are 128-bit random
+    /// and a collision means a live or stale instance of that id.
+    pub const ATTEMPTS_MAX_DEFAULT: u32 = 64;
+
+    pub const fn reference() -> Self {
+        Config { attempts_max: Self::ATTEMPTS_MAX_DEFAULT, use_registry: true, mutation: None }
+    }
+
+    pub fn has(&self, m: Mutation) -> bool {
+        self.mutation == Some(m)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::reference()
+    }
+}
+
+/// Why a role failed. Every variant names the path and the errno, or the
+/// bound that was reached.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed; the message names the operation, its
+    /// path(s) and the errno.
+    #[error(transparent)]
+    Op(#[from] crate::fs::OpError),
+    /// Creation tried [`Config::attempts_max`] ids and each was busy, taken,
+    /// or changed under it (SPEC.md rule CREATE-RETRY).
+    #[error("no instance could be created in {root}: {attempts} ids tried, each busy or taken (last: {last})")]
+    AttemptsExhausted { root: std::path::PathBuf, attempts: u32, last: String },
+    /// The path to stage has no final component to name it by (`/`, `..`).
+    #[error("cannot stage {path}: the path has no file name (EINVAL)")]
+    NoFileName { path: std::path::PathBuf },
+}
+
+impl Error {
+    /// The errno behind this error (`EEXIST` for exhausted attempts,
+    /// `EINVAL` for a path without a file name).
+    pub fn errno(&self) -> crate::fs::Errno {
+        match self {
+            Error::Op(e) => e.errno,
+            Error::AttemptsExhausted { .. } => crate::fs::Errno::EEXIST,
+            Error::NoFileName { .. } => crate::fs::Errno::EINVAL,
+        }
+    }
+}
