@@ -7,4 +7,6 @@
 //! on a deterministic simulated one ([`fs::sim`]) that every checker explores.
 
 pub mod fs;
+pub mod check;
 pub mod protocol;
+pub mod variants;
