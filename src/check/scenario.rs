@@ -53,6 +53,10 @@ pub struct Scenario {
     pub foreign: bool,
     /// The first creator's first item lives on another device.
     pub cross_device_item: bool,
+    /// The first creator and the first recoverer are two threads of one
+    /// process (one pid): what a lock kind owned by the process (POSIX)
+    /// cannot tell apart.
+    pub shared_process: bool,
 }
 
 impl Scenario {
@@ -75,7 +79,18 @@ impl Scenario {
             use_registry: false,
             foreign: false,
             cross_device_item: false,
+            shared_process: false,
         }
+        .with_variant_defaults()
+    }
+
+    /// Applies what a variant fixes about its environment (the POSIX
+    /// mutant runs on POSIX locks).
+    pub fn with_variant_defaults(mut self) -> Scenario {
+        if let Some(kind) = self.variant.forced_lock_kind() {
+            self.lock_kind = kind;
+        }
+        self
     }
 
     pub fn root(&self) -> &'static Path {

@@ -7,6 +7,7 @@
 //! fuzzer run every variant the same way.
 
 pub mod reference;
+pub mod script;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,14 @@ impl Variant {
     /// violation in them.
     pub fn is_mutant(&self) -> bool {
         matches!(self, Variant::Mutant(_))
+    }
+
+    /// The lock kind this variant must run on, when it fixes one.
+    pub fn forced_lock_kind(&self) -> Option<crate::fs::sim::LockKind> {
+        match self {
+            Variant::Mutant(Mutation::PosixLockKind) => Some(crate::fs::sim::LockKind::Posix),
+            _ => None,
+        }
     }
 
     /// The on-disk layout of this variant.
@@ -176,6 +185,8 @@ impl Layout {
 pub enum Program {
     RefCreator(reference::Creator),
     RefRecoverer(reference::Recoverer),
+    /// A hand-made history (see [`script`]).
+    Script(script::Script),
 }
 
 impl Program {
@@ -183,6 +194,7 @@ impl Program {
         match self {
             Program::RefCreator(r) => r,
             Program::RefRecoverer(r) => r,
+            Program::Script(r) => r,
         }
     }
 
@@ -190,6 +202,7 @@ impl Program {
         match self {
             Program::RefCreator(r) => r,
             Program::RefRecoverer(r) => r,
+            Program::Script(r) => r,
         }
     }
 }
