@@ -4,6 +4,7 @@
 pub mod bfs;
 pub mod oracle;
 pub mod scenario;
+pub mod shrink;
 pub mod swimlane;
 pub mod token;
 pub mod trace;
