@@ -154,9 +154,36 @@ impl Scenario {
 
     /// A short one-line description, for tables.
     pub fn describe(&self) -> String {
-        format!(
-            "{}c+{}r items={} ids={} lock={:?} faults={} crashes={}",
-            self.creators, self.recoverers, self.items, self.ids, self.lock_kind, self.faults, self.crashes
-        )
+        let lock = match self.lock_kind {
+            LockKind::Flock => "flock",
+            LockKind::Ofd => "ofd",
+            LockKind::Posix => "posix",
+        };
+        let mut d = format!("{}c+{}r ids={} {lock}", self.creators, self.recoverers, self.ids);
+        if self.items != 1 {
+            d.push_str(&format!(" items={}", self.items));
+        }
+        if self.faults > 0 {
+            d.push_str(&format!(" faults={}", self.faults));
+        }
+        if !self.crashes {
+            d.push_str(" no-crash");
+        }
+        if self.shared_process {
+            d.push_str(" shared-pid");
+        }
+        if self.use_registry {
+            d.push_str(" registry");
+        }
+        if self.item_shape == ItemShape::Tree {
+            d.push_str(" trees");
+        }
+        if self.foreign {
+            d.push_str(" foreign");
+        }
+        if self.cross_device_item {
+            d.push_str(" xdev");
+        }
+        d
     }
 }
