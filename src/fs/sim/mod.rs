@@ -1,0 +1,691 @@
+//! The simulated filesystem: a deterministic, in-memory model of the part
+//! of a Linux local filesystem that the protocol touches. Every checker
+//! (exhaustive search, random schedules, fuzzing) runs the protocol's step
+//! machines on it, one [`Op`] per atomic step.
+//!
+//! # What it models
+//! - **Namespace.** A tree of directories, regular files (no contents) and
+//!   symlinks. Inode numbers are the lowest free (so a freed number comes
+//!   back, as on a real filesystem, and equal trees are equal states). An
+//!   inode is freed when it has no name *and* no open description. Files
+//!   have `nlink` 1 while named and 0 after `unlink`; directories have
+//!   `2 + subdirectories` while named and 0 after `rmdir`; symlinks 1.
+//! - **Mounts.** [`SimFs::mount`] makes an empty directory the root of a new
+//!   device: `rename` across devices is `EXDEV`, `rmdir`/`rename` of a mount
+//!   point is `EBUSY` (`unlink` of one is `EISDIR`, as for any directory).
+//! - **Path resolution** as `namei` does it: absolute paths only (`EINVAL`
+//!   for relative ones), `.`/`..` physical, intermediate symlinks followed
+//!   (relative targets from the symlink's directory) up to 8 (`ELOOP`),
+//!   final symlinks never followed by any [`Op`]. `ENOENT`, `ENOTDIR`,
+//!   `ENAMETOOLONG` (> 255 bytes) as on Linux; the error order of each
+//!   operation follows the kernel's (e.g. `renameat2` checks `EXDEV`, then
+//!   a missing source, then `EEXIST`, then `ENOTDIR`, then `EINVAL`, then
+//!   `EBUSY`).
+//! - **Processes.** Each pid has its own descriptor table (lowest free
+//!   number from 3), POSIX lock set and in-process registry. Two machines
+//!   stepped on the *same* pid are two threads of one process: they share
+//!   all three. Every `open` makes a new open file description.
+//! - **Locks**, one [`LockKind`] per filesystem (prior-art "Lock kinds on
+//!   Linux"): flock and OFD locks belong to the open file description (two
+//!   opens conflict even in one process; released by unlock or close);
+//!   POSIX locks belong to the process (never conflict within it; released
+//!   by unlock, by closing *any* descriptor of the inode in that process, or
+//!   by death). A lock is on the inode, so it outlives the name. OFD and
+//!   POSIX write locks need a descriptor open for writing: on a directory
+//!   stream they fail with `EBADF`; flock works there.
+//! - **Directory streams** are cursors, not snapshots: each `readdir` step
+//!   returns the first entry that exists *now* strictly after the last name
+//!   returned, in the configured [`ReaddirOrder`]. An entry created or
+//!   removed during a scan therefore may or may not be seen, as POSIX
+//!   permits; one that exists for the whole scan is seen exactly once.
+//!
+//! # What it injects
+//! Nothing by itself: it is a deterministic function of the calls made on
+//! it (no clock, no randomness, no hashing of addresses). The caller
+//! injects, one choice at a time:
+//! - **scheduling**: which process takes the next atomic step;
+//! - **crashes** ([`SimFs::crash`]): a process dies between two steps; the
+//!   kernel closes its descriptors and drops its locks;
+//! - **errors** ([`SimFs::exec_fault`]): any errno on any step, with no
+//!   effect, except that `close` still frees the descriptor (`close(2)`);
+//! - **id collisions** ([`SimFs::set_id_space`]) and the **readdir order**.
+//!
+//! # What it cannot model
+//! - **Durability.** Every step is durable and ordered the instant it
+//!   returns. No page cache, no fsync, no power loss, no reordering of
+//!   metadata writes, no torn renames: a crash kills a process, never the
+//!   machine. `fsync` only checks its descriptor.
+//! - **Network and stacked filesystems** (NFS, FUSE, overlayfs): no silly
+//!   renames, no lock loss on lease expiry, no non-atomic rename, no
+//!   `d_type` of `DT_UNKNOWN`. One mount is one device (no bind mounts
+//!   sharing a device).
+//! - **Hard links, permissions, ownership, timestamps, file contents.**
+//!   `EACCES`/`EPERM`/`EIO`/`ENOSPC` on a real disk arise only when
+//!   injected (`ENOSPC` also past [`INODES_MAX`] inodes, `EMFILE` past
+//!   [`FDS_MAX`] descriptors).
+//! - **Blocking locks, byte ranges, shared locks, lock conversion,
+//!   conflicts between lock kinds; `dup`, `fork`, descriptor passing.**
+//! - **Real readdir orders** (hash order on ext4, B-tree order on XFS): only
+//!   ascending and descending name order.
+//! - **Names that are not UTF-8** (`EINVAL` here). A trailing slash demands
+//!   a directory (`ENOTDIR` otherwise, `EISDIR` for `O_CREAT`); a final
+//!   symlink with a trailing slash is `ENOTDIR` rather than followed.
+
+mod namespace;
+mod procs;
+#[cfg(test)]
+mod tests;
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+pub use namespace::INODES_MAX;
+use namespace::{Last, Loc, Namespace, Node, ROOT};
+pub use procs::FDS_MAX;
+use procs::{Desc, Open, Proc};
+
+use super::{DirEntry, Errno, Fd, FileKind, Fs, Id, Identity, Op, OpResult, Value};
+
+/// A simulated process id: 1, 2, 3... in spawn order.
+pub type Pid = u32;
+
+/// Which advisory lock [`Op::TryLock`] takes (prior-art "Lock kinds on
+/// Linux").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockKind {
+    /// `flock(2)`: owned by the open file description.
+    Flock,
+    /// `F_OFD_SETLK`: owned by the open file description.
+    Ofd,
+    /// `F_SETLK`: owned by the process.
+    Posix,
+}
+
+/// The order in which a directory stream returns entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReaddirOrder {
+    /// Ascending byte order of names.
+    Name,
+    /// Descending byte order of names.
+    ReverseName,
+}
+
+/// A value carried along but invisible to `==` and `Hash`: two states that
+/// differ only in it are the same state.
+#[derive(Clone, Copy, Debug, Default)]
+struct Unhashed<T>(T);
+
+impl<T> PartialEq for Unhashed<T> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<T> Eq for Unhashed<T> {}
+
+impl<T> Hash for Unhashed<T> {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+/// The simulated filesystem with its processes. Plain data: clone it to
+/// branch a search, hash it to deduplicate states.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SimFs {
+    lock_kind: LockKind,
+    order: ReaddirOrder,
+    ns: Namespace,
+    /// Process `pid` is `procs[pid - 1]`; dead processes stay, marked dead.
+    procs: Vec<Proc>,
+    /// The next id [`Op::DrawId`] returns, already reduced modulo `id_space`.
+    id_next: Id,
+    id_space: Id,
+    /// Whether the most recent [`SimFs::exec`] traversed a symlink. Not part
+    /// of the state.
+    followed: Unhashed<bool>,
+}
+
+/// How [`SimFs::open`] opens: the `open(2)` flags of each [`Op`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// `O_RDWR|O_NOFOLLOW`.
+    Open,
+    /// `O_CREAT|O_RDWR|O_NOFOLLOW`.
+    Create,
+    /// `O_CREAT|O_EXCL|O_RDWR|O_NOFOLLOW`.
+    CreateExcl,
+    /// `O_RDONLY|O_DIRECTORY|O_NOFOLLOW`.
+    Dir,
+}
+
+impl SimFs {
+    /// An empty filesystem: `/` on device 1, no processes.
+    pub fn new(lock_kind: LockKind, order: ReaddirOrder) -> SimFs {
+        SimFs {
+            lock_kind,
+            order,
+            ns: Namespace::new(),
+            procs: Vec::new(),
+            id_next: 1,
+            id_space: Id::MAX,
+            followed: Unhashed(false),
+        }
+    }
+
+    pub fn lock_kind(&self) -> LockKind {
+        self.lock_kind
+    }
+
+    // ---- setup (not steps of any process) --------------------------------
+
+    /// `mkdir -p path`: creates every missing directory, following symlinks.
+    ///
+    /// # Panics
+    /// When a component exists and is not a directory, or on a bad path.
+    pub fn mkdir_all(&mut self, path: &Path) {
+        let mut prefix = PathBuf::from("/");
+        for comp in path.components().skip(1) {
+            prefix.push(comp);
+            match self.mkdir(&prefix, &mut false) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => panic!("mkdir_all {}: {e}", prefix.display()),
+            }
+        }
+        let loc = self.ns.resolve(path, &mut false).expect("mkdir_all: resolve");
+        let ino = self.ns.target(&loc).expect("mkdir_all: created");
+        let followed = match &self.ns.inode(ino).node {
+            Node::Symlink(_) => self.stat_follow(path),
+            _ => Some(ino),
+        };
+        assert!(
+            followed.is_some_and(|i| self.ns.is_dir(i)),
+            "mkdir_all {}: not a directory",
+            path.display()
+        );
+    }
+
+    /// Creates the regular file `path`; its parent must exist.
+    ///
+    /// # Panics
+    /// When the parent is missing or the name exists.
+    pub fn write_file(&mut self, path: &Path) {
+        self.setup_create(path, Node::File);
+    }
+
+    /// Creates the symlink `path` pointing at `target` (not checked).
+    ///
+    /// # Panics
+    /// When the parent is missing or the name exists.
+    pub fn symlink(&mut self, path: &Path, target: &Path) {
+        self.setup_create(path, Node::Symlink(target.into()));
+    }
+
+    fn setup_create(&mut self, path: &Path, node: Node) {
+        let loc =
+            self.ns.resolve(path, &mut false).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let Last::Name(name) = loc.last else { panic!("{}: no file name", path.display()) };
+        assert!(self.ns.lookup(loc.dir, name).is_none(), "{}: exists", path.display());
+        self.ns.create(loc.dir, name, node).expect("inode table full");
+    }
+
+    /// Makes the existing empty directory `path` the root of a new device
+    /// (numbered 2, 3... in call order).
+    ///
+    /// # Panics
+    /// When `path` is not an empty directory, is `/`, or is a mount point.
+    pub fn mount(&mut self, path: &Path) {
+        let ino =
+            self.lstat_ino(path).unwrap_or_else(|| panic!("mount {}: missing", path.display()));
+        assert!(ino != ROOT, "mount over /");
+        assert!(self.ns.is_dir(ino), "mount {}: not a directory", path.display());
+        self.ns.mount(ino);
+    }
+
+    // ---- processes -------------------------------------------------------
+
+    /// Starts a process; pids are 1, 2, 3... in call order.
+    pub fn spawn(&mut self) -> Pid {
+        self.procs.push(Proc::new());
+        Pid::try_from(self.procs.len()).expect("pid fits")
+    }
+
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.proc_slot(pid).is_some_and(|p| self.procs[p].alive)
+    }
+
+    /// The process dies: the kernel closes its descriptors (dropping flock
+    /// and OFD locks with their descriptions), drops its POSIX locks, and its
+    /// registry goes with its memory. Crashing a dead process does nothing.
+    ///
+    /// # Panics
+    /// On a pid never spawned.
+    pub fn crash(&mut self, pid: Pid) {
+        let p = self.proc_slot(pid).unwrap_or_else(|| panic!("crash of unknown pid {pid}"));
+        let proc = &mut self.procs[p];
+        proc.alive = false;
+        proc.posix.clear();
+        proc.reserved.clear();
+        let fds = std::mem::take(&mut proc.fds);
+        for desc in fds.into_iter().flatten() {
+            self.reap(desc.ino);
+        }
+    }
+
+    /// Performs one atomic step of process `pid`.
+    ///
+    /// # Panics
+    /// When `pid` is dead or was never spawned.
+    pub fn exec(&mut self, pid: Pid, op: &Op) -> OpResult {
+        let p = self.live(pid);
+        let mut followed = false;
+        let result = self.step(p, op, &mut followed);
+        self.followed = Unhashed(followed);
+        result
+    }
+
+    /// Process `pid` attempts `op` and the kernel fails it with `errno`
+    /// (injected): nothing changes, except that [`Op::Close`] still frees
+    /// its descriptor, as `close(2)` does even when it reports `EIO`.
+    ///
+    /// # Panics
+    /// When `pid` is dead or was never spawned.
+    pub fn exec_fault(&mut self, pid: Pid, op: &Op, errno: Errno) -> OpResult {
+        let p = self.live(pid);
+        self.followed = Unhashed(false);
+        if let Op::Close { fd } = op {
+            // A bad descriptor stays bad; the injected errno is reported.
+            let _ = self.close(p, *fd);
+        }
+        Err(errno)
+    }
+
+    /// Whether the most recent [`SimFs::exec`] followed a symlink while
+    /// resolving a path (an intermediate component; no `Op` follows a final
+    /// one). Not part of the state's `==`/`Hash`.
+    pub fn last_followed_symlink(&self) -> bool {
+        self.followed.0
+    }
+
+    /// Makes [`Op::DrawId`] return `0, 1, .., n-1, 0, 1, ..` from now on, so
+    /// that a small search meets id collisions. The default is `1, 2, 3..`.
+    ///
+    /// # Panics
+    /// When `n` is 0.
+    pub fn set_id_space(&mut self, n: u128) {
+        assert!(n > 0, "id space must be non-empty");
+        self.id_space = n;
+        self.id_next = 0;
+    }
+
+    // ---- observation (never a step) ----------------------------------------
+
+    /// `lstat(path)`: intermediate symlinks followed, the final one not.
+    pub fn lstat(&self, path: &Path) -> Option<Identity> {
+        self.lstat_ino(path).map(|ino| self.ns.identity(ino))
+    }
+
+    pub fn exists(&self, path: &Path) -> bool {
+        self.lstat_ino(path).is_some()
+    }
+
+    /// The entries of directory `path` (a final symlink is not followed),
+    /// sorted by name; empty when `path` is not a directory.
+    pub fn list(&self, path: &Path) -> Vec<(String, FileKind)> {
+        match self.lstat_ino(path) {
+            Some(ino) if self.ns.is_dir(ino) => self
+                .ns
+                .children(ino)
+                .iter()
+                .map(|e| (e.name.to_string(), self.ns.kind(e.ino)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Every path below `path` (not `path` itself), recursively, without
+    /// following symlinks; sorted.
+    pub fn tree(&self, path: &Path) -> Vec<(PathBuf, FileKind)> {
+        let mut out = Vec::new();
+        if let Some(ino) = self.lstat_ino(path).filter(|&i| self.ns.is_dir(i)) {
+            self.tree_into(ino, path, &mut out);
+        }
+        out.sort();
+        out
+    }
+
+    fn tree_into(&self, dir: u32, path: &Path, out: &mut Vec<(PathBuf, FileKind)>) {
+        for e in self.ns.children(dir) {
+            let child = path.join(&*e.name);
+            let kind = self.ns.kind(e.ino);
+            if kind == FileKind::Dir {
+                self.tree_into(e.ino, &child, out);
+            }
+            out.push((child, kind));
+        }
+    }
+
+    /// The live processes holding a lock on the inode `path` names (final
+    /// symlink not followed), ascending.
+    pub fn lock_holders(&self, path: &Path) -> Vec<Pid> {
+        let Some(ino) = self.lstat_ino(path) else { return Vec::new() };
+        (0..self.procs.len())
+            .filter(|&p| self.holds_lock(p, ino))
+            .map(|p| Pid::try_from(p + 1).expect("pid fits"))
+            .collect()
+    }
+
+    /// How many descriptors process `pid` has open (0 for a dead one).
+    pub fn open_fds(&self, pid: Pid) -> usize {
+        self.proc_slot(pid).map_or(0, |p| self.procs[p].open_count())
+    }
+
+    // ---- internals -------------------------------------------------------
+
+    #[inline]
+    fn proc_slot(&self, pid: Pid) -> Option<usize> {
+        let p = (pid as usize).checked_sub(1)?;
+        (p < self.procs.len()).then_some(p)
+    }
+
+    #[inline]
+    fn live(&self, pid: Pid) -> usize {
+        match self.proc_slot(pid) {
+            Some(p) if self.procs[p].alive => p,
+            Some(_) => panic!("pid {pid} is dead and takes no steps"),
+            None => panic!("pid {pid} was never spawned"),
+        }
+    }
+
+    fn lstat_ino(&self, path: &Path) -> Option<u32> {
+        let loc = self.ns.resolve(path, &mut false).ok()?;
+        let ino = self.ns.target(&loc)?;
+        (!loc.slash || self.ns.is_dir(ino)).then_some(ino)
+    }
+
+    /// `stat(path)`, following a final symlink too (setup checks only).
+    fn stat_follow(&self, path: &Path) -> Option<u32> {
+        let mut with_dot = path.as_os_str().to_owned();
+        with_dot.push("/.");
+        self.lstat_ino(Path::new(&with_dot))
+    }
+
+    fn holds_lock(&self, p: usize, ino: u32) -> bool {
+        let proc = &self.procs[p];
+        match self.lock_kind {
+            LockKind::Posix => proc.holds_posix(ino),
+            LockKind::Flock | LockKind::Ofd => {
+                proc.fds.iter().flatten().any(|d| d.locked && d.ino == ino)
+            }
+        }
+    }
+
+    /// Frees `ino` when it has neither a name nor an open description.
+    fn reap(&mut self, ino: u32) {
+        if !self.ns.inode(ino).linked && !self.procs.iter().any(|p| p.has_open(ino)) {
+            self.ns.free(ino);
+        }
+    }
+
+    /// The existing inode a location names, with the trailing-slash rule
+    /// applied.
+    ///
+    /// # Errors
+    /// `ENOENT` when missing, `ENOTDIR` for a non-directory with a slash.
+    #[inline]
+    fn existing(&self, loc: &Loc<'_>) -> Result<u32, Errno> {
+        let ino = self.ns.target(loc).ok_or(Errno::ENOENT)?;
+        if loc.slash && !self.ns.is_dir(ino) {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(ino)
+    }
+
+    fn step(&mut self, p: usize, op: &Op, followed: &mut bool) -> OpResult {
+        let unit = |r: Result<(), Errno>| r.map(|()| Value::Unit);
+        match op {
+            Op::CreateExcl { path } => self.open(p, path, How::CreateExcl, followed),
+            Op::OpenCreate { path } => self.open(p, path, How::Create, followed),
+            Op::Open { path } => self.open(p, path, How::Open, followed),
+            Op::OpenDir { path } => self.open(p, path, How::Dir, followed),
+            Op::TryLock { fd } => unit(self.try_lock(p, *fd)),
+            Op::Unlock { fd } => unit(self.unlock(p, *fd)),
+            Op::FdIdentity { fd } => {
+                let ino = self.procs[p].desc(*fd)?.ino;
+                Ok(Value::Identity(self.ns.identity(ino)))
+            }
+            Op::PathIdentity { path } => {
+                let loc = self.ns.resolve(path, followed)?;
+                Ok(Value::Identity(self.ns.identity(self.existing(&loc)?)))
+            }
+            Op::Mkdir { path } => unit(self.mkdir(path, followed)),
+            Op::Rename { from, to } => unit(self.rename(from, to, followed)),
+            Op::Unlink { path } => unit(self.unlink(path, followed)),
+            Op::Rmdir { path } => unit(self.rmdir(path, followed)),
+            Op::ReadDirNext { fd } => self.read_dir(p, *fd).map(Value::Entry),
+            Op::Fsync { fd } => self.procs[p].desc(*fd).map(|_| Value::Unit),
+            Op::Close { fd } => unit(self.close(p, *fd)),
+            Op::DrawId => {
+                let id = self.id_next;
+                self.id_next = id.wrapping_add(1) % self.id_space;
+                Ok(Value::Id(id))
+            }
+            Op::Reserve { id } => unit(self.procs[p].reserve(*id)),
+            Op::Release { id } => {
+                self.procs[p].release(*id);
+                Ok(Value::Unit)
+            }
+        }
+    }
+
+    /// `open(2)` with the flags of `how`, checks in the kernel's order
+    /// (`do_open`, then `may_open`).
+    fn open(&mut self, p: usize, path: &Path, how: How, followed: &mut bool) -> OpResult {
+        if self.procs[p].open_count() >= FDS_MAX {
+            return Err(Errno::EMFILE);
+        }
+        let creat = matches!(how, How::Create | How::CreateExcl);
+        let loc = self.ns.resolve(path, followed)?;
+        if creat && loc.slash {
+            return Err(Errno::EISDIR);
+        }
+        let ino = match self.ns.target(&loc) {
+            None => match (creat, loc.last) {
+                (true, Last::Name(name)) => self.ns.create(loc.dir, name, Node::File)?,
+                _ => return Err(Errno::ENOENT),
+            },
+            Some(ino) => {
+                let kind = self.ns.kind(ino);
+                if loc.slash && kind != FileKind::Dir {
+                    return Err(Errno::ENOTDIR);
+                }
+                if how == How::CreateExcl {
+                    return Err(Errno::EEXIST);
+                }
+                if creat && kind == FileKind::Dir {
+                    return Err(Errno::EISDIR);
+                }
+                if how == How::Dir && kind != FileKind::Dir {
+                    return Err(Errno::ENOTDIR);
+                }
+                if kind == FileKind::Symlink {
+                    return Err(Errno::ELOOP);
+                }
+                if how != How::Dir && kind == FileKind::Dir {
+                    return Err(Errno::EISDIR);
+                }
+                ino
+            }
+        };
+        let open = if how == How::Dir { Open::Dir(None) } else { Open::File };
+        let fd =
+            self.procs[p].install(Desc { ino, open, locked: false }).expect("EMFILE checked first");
+        Ok(Value::Fd(fd))
+    }
+
+    fn mkdir(&mut self, path: &Path, followed: &mut bool) -> Result<(), Errno> {
+        let loc = self.ns.resolve(path, followed)?;
+        let Last::Name(name) = loc.last else { return Err(Errno::EEXIST) };
+        if self.ns.lookup(loc.dir, name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        self.ns.create(loc.dir, name, Node::Dir { parent: loc.dir, mount: false })?;
+        Ok(())
+    }
+
+    fn unlink(&mut self, path: &Path, followed: &mut bool) -> Result<(), Errno> {
+        let loc = self.ns.resolve(path, followed)?;
+        let Last::Name(name) = loc.last else { return Err(Errno::EISDIR) };
+        let ino = self.ns.lookup(loc.dir, name).ok_or(Errno::ENOENT)?;
+        if self.ns.is_dir(ino) {
+            return Err(Errno::EISDIR);
+        }
+        if loc.slash {
+            return Err(Errno::ENOTDIR);
+        }
+        self.ns.remove(loc.dir, name);
+        self.reap(ino);
+        Ok(())
+    }
+
+    fn rmdir(&mut self, path: &Path, followed: &mut bool) -> Result<(), Errno> {
+        let loc = self.ns.resolve(path, followed)?;
+        let name = match loc.last {
+            Last::Name(name) => name,
+            Last::Root => return Err(Errno::EBUSY),
+            Last::Dot => return Err(Errno::EINVAL),
+            Last::DotDot => return Err(Errno::ENOTEMPTY),
+        };
+        let ino = self.ns.lookup(loc.dir, name).ok_or(Errno::ENOENT)?;
+        if !self.ns.is_dir(ino) {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.ns.is_mount(ino) {
+            return Err(Errno::EBUSY);
+        }
+        if !self.ns.children(ino).is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        self.ns.remove(loc.dir, name);
+        self.reap(ino);
+        Ok(())
+    }
+
+    /// `renameat2(from, to, RENAME_NOREPLACE)`, checks in `do_renameat2`'s
+    /// order.
+    fn rename(&mut self, from: &Path, to: &Path, followed: &mut bool) -> Result<(), Errno> {
+        let a = self.ns.resolve(from, followed)?;
+        let b = self.ns.resolve(to, followed)?;
+        if self.ns.dev(a.dir) != self.ns.dev(b.dir) {
+            return Err(Errno::EXDEV);
+        }
+        let Last::Name(from_name) = a.last else { return Err(Errno::EBUSY) };
+        let Last::Name(to_name) = b.last else { return Err(Errno::EEXIST) };
+        let src = self.ns.lookup(a.dir, from_name).ok_or(Errno::ENOENT)?;
+        if self.ns.lookup(b.dir, to_name).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let is_dir = self.ns.is_dir(src);
+        if !is_dir && (a.slash || b.slash) {
+            return Err(Errno::ENOTDIR);
+        }
+        // A directory cannot move into itself or below itself.
+        if is_dir && self.ns.is_ancestor_or_self(src, b.dir) {
+            return Err(Errno::EINVAL);
+        }
+        if self.ns.is_mount(src) {
+            return Err(Errno::EBUSY);
+        }
+        self.ns.rename(a.dir, from_name, b.dir, to_name);
+        Ok(())
+    }
+
+    fn read_dir(&mut self, p: usize, fd: Fd) -> Result<Option<DirEntry>, Errno> {
+        let desc = self.procs[p].desc(fd)?;
+        let Open::Dir(cursor) = &desc.open else { return Err(Errno::ENOTDIR) };
+        let entries = self.ns.children(desc.ino);
+        let next = match (self.order, cursor.as_deref()) {
+            (ReaddirOrder::Name, None) => entries.first(),
+            (ReaddirOrder::Name, Some(c)) => {
+                entries.get(entries.partition_point(|e| &*e.name <= c))
+            }
+            (ReaddirOrder::ReverseName, None) => entries.last(),
+            (ReaddirOrder::ReverseName, Some(c)) => {
+                entries.partition_point(|e| &*e.name < c).checked_sub(1).map(|i| &entries[i])
+            }
+        };
+        let Some(entry) = next else { return Ok(None) };
+        let (name, kind) = (entry.name.clone(), self.ns.kind(entry.ino));
+        let out = DirEntry { name: name.to_string(), kind };
+        self.procs[p].desc_mut(fd).expect("checked above").open = Open::Dir(Some(name));
+        Ok(Some(out))
+    }
+
+    fn try_lock(&mut self, p: usize, fd: Fd) -> Result<(), Errno> {
+        let desc = self.procs[p].desc(fd)?;
+        let ino = desc.ino;
+        let writable = matches!(desc.open, Open::File);
+        match self.lock_kind {
+            LockKind::Flock | LockKind::Ofd => {
+                if self.lock_kind == LockKind::Ofd && !writable {
+                    return Err(Errno::EBADF);
+                }
+                if desc.locked {
+                    return Ok(());
+                }
+                // Every description is its own owner, in this process too.
+                if (0..self.procs.len()).any(|q| self.holds_lock(q, ino)) {
+                    return Err(Errno::EWOULDBLOCK);
+                }
+                self.procs[p].desc_mut(fd).expect("checked above").locked = true;
+            }
+            LockKind::Posix => {
+                if !writable {
+                    return Err(Errno::EBADF);
+                }
+                // The process is the owner: only other processes conflict.
+                if (0..self.procs.len()).any(|q| q != p && self.holds_lock(q, ino)) {
+                    return Err(Errno::EWOULDBLOCK);
+                }
+                self.procs[p].add_posix(ino);
+            }
+        }
+        Ok(())
+    }
+
+    fn unlock(&mut self, p: usize, fd: Fd) -> Result<(), Errno> {
+        let proc = &mut self.procs[p];
+        let desc = proc.desc_mut(fd)?;
+        match self.lock_kind {
+            LockKind::Flock | LockKind::Ofd => desc.locked = false,
+            LockKind::Posix => {
+                let ino = desc.ino;
+                proc.drop_posix(ino);
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees `fd`: its description goes (and with it a flock/OFD lock);
+    /// under POSIX locks the process loses its lock on that inode.
+    fn close(&mut self, p: usize, fd: Fd) -> Result<(), Errno> {
+        let desc = self.procs[p].take(fd)?;
+        if self.lock_kind == LockKind::Posix {
+            self.procs[p].drop_posix(desc.ino);
+        }
+        self.reap(desc.ino);
+        Ok(())
+    }
+}
+
+/// One process's view of a [`SimFs`]: each [`Fs::execute`] is one step of
+/// `pid`.
+pub struct SimProcess<'a> {
+    pub sim: &'a mut SimFs,
+    pub pid: Pid,
+}
+
+impl Fs for SimProcess<'_> {
+    #[inline]
+    fn execute(&mut self, op: &Op) -> OpResult {
+        self.sim.exec(self.pid, op)
+    }
+}
