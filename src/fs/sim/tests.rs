@@ -633,3 +633,157 @@ fn same_calls_give_equal_states() {
     let _ = z.exec(1, &Op::Unlock { fd: 3 });
     assert_ne!(x, z);
 }
+
+// ---- the protocol on the simulation ----------------------------------------------
+
+mod protocol_runs {
+    use super::*;
+    use crate::protocol::cleanup::Cleanup;
+    use crate::protocol::create::{Create, Held};
+    use crate::protocol::recover::{Recover, Report};
+    use crate::protocol::stage::Stage;
+    use crate::protocol::{run, Config, Error, Machine};
+
+    fn world(kind: LockKind) -> SimFs {
+        let mut s = sim(kind);
+        s.mkdir_all(&p("/store/staging"));
+        s.mkdir_all(&p("/store/layers/l1/etc"));
+        s.write_file(&p("/store/layers/l1/etc/passwd"));
+        s.symlink(&p("/store/layers/l1/escape"), &p("/store/layers"));
+        s
+    }
+
+    fn create(s: &mut SimFs, pid: Pid) -> Held {
+        run(Create::new(p("/store/staging"), Config::reference()), &mut SimProcess { sim: s, pid })
+            .expect("create")
+    }
+
+    fn stage(s: &mut SimFs, pid: Pid, held: &mut Held, item: &str) -> Result<PathBuf, Error> {
+        let r = run(Stage::new(held, &p(item)), &mut SimProcess { sim: s, pid });
+        if r.is_ok() {
+            held.staged += 1;
+        }
+        r
+    }
+
+    fn recover(s: &mut SimFs, pid: Pid) -> Report {
+        run(Recover::new(p("/store/staging"), Config::reference()), &mut SimProcess { sim: s, pid })
+            .expect("recover")
+    }
+
+    #[test]
+    fn create_stage_cleanup_leaves_nothing_behind() {
+        for kind in KINDS {
+            let mut s = world(kind);
+            let a = s.spawn();
+            let mut held = create(&mut s, a);
+            let lock = crate::protocol::layout::lock_path(&p("/store/staging"), held.id);
+            assert_eq!(s.lock_holders(&lock), vec![a], "{kind:?}");
+            let to = stage(&mut s, a, &mut held, "/store/layers/l1").expect("stage");
+            assert!(s.exists(&to.join("etc/passwd")));
+            assert!(!s.exists(&p("/store/layers/l1")));
+            assert_eq!(s.tree(&p("/store/staging")).len(), 6, "{kind:?}");
+            run(Cleanup::new(held, Config::reference()), &mut SimProcess { sim: &mut s, pid: a })
+                .expect("cleanup");
+            assert_eq!(s.tree(&p("/store/staging")), vec![], "{kind:?}");
+            // The symlink was removed, not followed: its target survives.
+            assert_eq!(
+                s.tree(&p("/store")),
+                vec![(p("/store/layers"), FileKind::Dir), (p("/store/staging"), FileKind::Dir),]
+            );
+            assert_eq!(s.open_fds(a), 0);
+            // Every inode of the instance and the staged tree was freed: the
+            // namespace is exactly one that never held them.
+            let mut empty = sim(kind);
+            empty.mkdir_all(&p("/store/staging"));
+            empty.mkdir_all(&p("/store/layers"));
+            assert_eq!(s.ns, empty.ns, "{kind:?}");
+            assert_eq!(s.procs[0], procs::Proc::new(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn recovery_reclaims_after_the_owner_crashes_mid_cleanup() {
+        for kind in KINDS {
+            let mut s = world(kind);
+            let (a, b) = (s.spawn(), s.spawn());
+            let mut held = create(&mut s, a);
+            let id = held.id;
+            stage(&mut s, a, &mut held, "/store/layers/l1").expect("stage");
+            // Cleanup gets three steps in (lstat, opendir, readdir), then dies.
+            let mut m = Cleanup::new(held, Config::reference());
+            for _ in 0..3 {
+                let op = m.op().expect("cleanup step");
+                let r = s.exec(a, &op);
+                m.feed(r);
+            }
+            s.crash(a);
+            let report = recover(&mut s, b);
+            assert_eq!(report.reclaimed, vec![id], "{kind:?}");
+            assert!(report.errors.is_empty(), "{kind:?}: {:?}", report.errors);
+            assert_eq!(s.tree(&p("/store/staging")), vec![], "{kind:?}");
+            assert_eq!(s.open_fds(b), 0);
+            // Recovery never walked through the symlink it removed.
+            assert!(s.exists(&p("/store/layers")));
+        }
+    }
+
+    #[test]
+    fn recovery_skips_a_live_owner() {
+        for kind in KINDS {
+            let mut s = world(kind);
+            let (a, b) = (s.spawn(), s.spawn());
+            let mut held = create(&mut s, a);
+            stage(&mut s, a, &mut held, "/store/layers/l1").expect("stage");
+            let before = s.tree(&p("/store/staging"));
+            let report = recover(&mut s, b);
+            assert_eq!(report.live, vec![held.id], "{kind:?}");
+            assert_eq!(report.reclaimed, Vec::<u128>::new());
+            assert_eq!(s.tree(&p("/store/staging")), before, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_thread_of_the_owner_skips_it_under_posix_locks() {
+        // Same pid = same process: only the registry keeps recovery off.
+        let mut s = world(LockKind::Posix);
+        let a = s.spawn();
+        let held = create(&mut s, a);
+        let report = recover(&mut s, a);
+        assert_eq!(report.live, vec![held.id]);
+        assert!(s.exists(&crate::protocol::layout::data_path(&p("/store/staging"), held.id)));
+    }
+
+    #[test]
+    fn staging_across_a_mount_is_exdev_and_leaves_the_item() {
+        let mut s = world(LockKind::Flock);
+        s.mkdir_all(&p("/other"));
+        s.mount(&p("/other"));
+        s.write_file(&p("/other/item"));
+        let a = s.spawn();
+        let mut held = create(&mut s, a);
+        let err = stage(&mut s, a, &mut held, "/other/item").expect_err("EXDEV");
+        assert_eq!(err.errno(), Errno::EXDEV);
+        assert!(s.exists(&p("/other/item")));
+        assert_eq!(held.staged, 0);
+    }
+
+    #[test]
+    fn cleanup_of_a_tree_with_a_mount_keeps_the_lock() {
+        let mut s = world(LockKind::Ofd);
+        s.mkdir_all(&p("/store/layers/l1/proc"));
+        s.mount(&p("/store/layers/l1/proc"));
+        let a = s.spawn();
+        let mut held = create(&mut s, a);
+        let lock = crate::protocol::layout::lock_path(&p("/store/staging"), held.id);
+        stage(&mut s, a, &mut held, "/store/layers/l1").expect("a tree holding a mount moves");
+        let r =
+            run(Cleanup::new(held, Config::reference()), &mut SimProcess { sim: &mut s, pid: a });
+        let (held, err) = r.expect_err("EBUSY");
+        assert_eq!(err.errno(), Errno::EBUSY);
+        assert_eq!(s.lock_holders(&lock), vec![a]);
+        assert!(s.exists(
+            &crate::protocol::layout::data_path(&p("/store/staging"), held.id).join("0-l1/proc")
+        ));
+    }
+}
