@@ -71,12 +71,12 @@
 //!   a directory (`ENOTDIR` otherwise, `EISDIR` for `O_CREAT`); a final
 //!   symlink with a trailing slash is `ENOTDIR` rather than followed.
 
+mod digest;
 mod namespace;
 mod procs;
 #[cfg(test)]
 mod tests;
 
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 pub use namespace::INODES_MAX;
@@ -110,8 +110,8 @@ pub enum ReaddirOrder {
     ReverseName,
 }
 
-/// A value carried along but invisible to `==` and `Hash`: two states that
-/// differ only in it are the same state.
+/// A value carried along but invisible to `==` (and left out of `Hash`):
+/// two states that differ only in it are the same state.
 #[derive(Clone, Copy, Debug, Default)]
 struct Unhashed<T>(T);
 
@@ -123,13 +123,10 @@ impl<T> PartialEq for Unhashed<T> {
 
 impl<T> Eq for Unhashed<T> {}
 
-impl<T> Hash for Unhashed<T> {
-    fn hash<H: Hasher>(&self, _: &mut H) {}
-}
-
 /// The simulated filesystem with its processes. Plain data: clone it to
-/// branch a search, hash it to deduplicate states.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// branch a search, hash it to deduplicate states (`Hash` is written by
+/// hand in `digest.rs` to be cheap; it covers exactly what `==` compares).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimFs {
     lock_kind: LockKind,
     order: ReaddirOrder,

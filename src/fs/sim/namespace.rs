@@ -2,10 +2,12 @@
 //! resolution. Knows nothing about processes; [`super::SimFs`] decides when
 //! an unlinked inode may be freed (no open description left).
 
+use std::hash::Hasher;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::digest::Packer;
 use crate::fs::{Errno, FileKind, Identity};
 
 /// Slot of `/` in the inode table (inode number 1).
@@ -22,7 +24,7 @@ pub const INODES_MAX: usize = 4096;
 /// Longest name component, as on Linux (`NAME_MAX`).
 const NAME_MAX: usize = 255;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Node {
     /// A regular file. Files have no contents in this model.
     File,
@@ -35,7 +37,7 @@ pub(super) enum Node {
     Symlink(Arc<Path>),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Inode {
     pub dev: u32,
     /// False once the last name is gone (unlink, rmdir): `st_nlink == 0`.
@@ -45,7 +47,7 @@ pub(super) struct Inode {
 
 /// One directory entry. The table is sorted by `(dir, name)`, so one
 /// directory's entries are a contiguous run in byte order of their names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     pub dir: u32,
     pub name: Arc<str>,
@@ -75,7 +77,7 @@ pub(super) struct Loc<'p> {
 
 /// The namespace. Plain data; freed slots are `None` and trailing `None`s are
 /// trimmed, so equal trees have equal tables.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Namespace {
     inodes: Vec<Option<Inode>>,
     entries: Vec<Entry>,
@@ -190,6 +192,35 @@ impl Namespace {
                 return false;
             }
             b = self.parent(b);
+        }
+    }
+
+    /// Feeds every field `==` compares to `p` (see [`super::digest`]).
+    pub fn digest<H: Hasher>(&self, p: &mut Packer<'_, H>) {
+        p.u32(self.devs);
+        p.count(self.inodes.len());
+        for slot in &self.inodes {
+            let Some(inode) = slot else {
+                p.bytes(&[0]);
+                continue;
+            };
+            let (tag, parent) = match &inode.node {
+                Node::File => (1, 0),
+                Node::Dir { parent, mount } => (2 + u8::from(*mount), *parent),
+                Node::Symlink(_) => (4, 0),
+            };
+            p.bytes(&[tag | u8::from(inode.linked) << 4]);
+            p.u32(inode.dev);
+            p.u32(parent);
+            if let Node::Symlink(target) = &inode.node {
+                p.str(target.as_os_str().as_bytes());
+            }
+        }
+        p.count(self.entries.len());
+        for e in &self.entries {
+            p.u32(e.dir);
+            p.u32(e.ino);
+            p.str(e.name.as_bytes());
         }
     }
 

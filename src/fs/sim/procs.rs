@@ -1,8 +1,10 @@
 //! Processes: descriptor tables, open file descriptions, POSIX lock sets and
 //! the in-process id registry.
 
+use std::hash::Hasher;
 use std::sync::Arc;
 
+use super::digest::Packer;
 use crate::fs::{Errno, Fd, Id};
 
 /// Lowest descriptor number handed out (0, 1 and 2 are stdio).
@@ -12,7 +14,7 @@ pub(super) const FD_FIRST: Fd = 3;
 pub const FDS_MAX: usize = 256;
 
 /// What an open file description was opened as.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Open {
     /// `O_RDWR` on a regular file.
     File,
@@ -23,7 +25,7 @@ pub(super) enum Open {
 
 /// An open file description. There is no `dup`/`fork` in the model, so each
 /// description has exactly one descriptor and lives in its owner's table.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Desc {
     pub ino: u32,
     pub open: Open,
@@ -31,7 +33,7 @@ pub(super) struct Desc {
     pub locked: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Proc {
     pub alive: bool,
     /// Slot `i` is descriptor `FD_FIRST + i`; trailing free slots trimmed.
@@ -45,6 +47,36 @@ pub(super) struct Proc {
 impl Proc {
     pub fn new() -> Self {
         Proc { alive: true, fds: Vec::new(), posix: Vec::new(), reserved: Vec::new() }
+    }
+
+    /// Feeds every field `==` compares to `p` (see [`super::digest`]).
+    pub fn digest<H: Hasher>(&self, p: &mut Packer<'_, H>) {
+        p.bytes(&[u8::from(self.alive)]);
+        p.count(self.fds.len());
+        for slot in &self.fds {
+            let Some(d) = slot else {
+                p.bytes(&[0]);
+                continue;
+            };
+            let tag = match &d.open {
+                Open::File => 1,
+                Open::Dir(None) => 2,
+                Open::Dir(Some(_)) => 3,
+            };
+            p.bytes(&[tag | u8::from(d.locked) << 4]);
+            p.u32(d.ino);
+            if let Open::Dir(Some(cursor)) = &d.open {
+                p.str(cursor.as_bytes());
+            }
+        }
+        p.count(self.posix.len());
+        for &ino in &self.posix {
+            p.u32(ino);
+        }
+        p.count(self.reserved.len());
+        for &id in &self.reserved {
+            p.u128(id);
+        }
     }
 
     #[inline]

@@ -634,6 +634,178 @@ fn same_calls_give_equal_states() {
     assert_ne!(x, z);
 }
 
+/// A tiny deterministic generator (xorshift), so the test needs no crate.
+struct Gen(u64);
+
+impl Gen {
+    fn pick(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Many states reached by random steps of two processes (and crashes).
+fn random_states(kind: LockKind, seed: u64, steps: usize) -> Vec<SimFs> {
+    const PATHS: [&str; 5] = ["/a", "/b", "/a/x", "/b/y", "/l"];
+    let mut g = Gen(seed);
+    let mut s = sim(kind);
+    s.symlink(&p("/l"), &p("/a"));
+    let _ = (s.spawn(), s.spawn());
+    s.set_id_space(3);
+    let mut out = vec![s.clone()];
+    for _ in 0..steps {
+        let pid = 1 + g.pick(2) as Pid;
+        if !s.is_alive(pid) {
+            continue;
+        }
+        let path = p(PATHS[g.pick(PATHS.len())]);
+        let fd = 3 + g.pick(3) as Fd;
+        let op = match g.pick(14) {
+            0 => Op::CreateExcl { path },
+            1 => Op::Open { path },
+            2 => Op::OpenDir { path },
+            3 => Op::Mkdir { path },
+            4 => Op::Unlink { path },
+            5 => Op::Rmdir { path },
+            6 => Op::Rename { from: path, to: p(PATHS[g.pick(PATHS.len())]) },
+            7 => Op::TryLock { fd },
+            8 => Op::Unlock { fd },
+            9 => Op::ReadDirNext { fd },
+            10 => Op::Close { fd },
+            11 => Op::DrawId,
+            12 => Op::Reserve { id: g.pick(2) as u128 },
+            _ => Op::Release { id: g.pick(2) as u128 },
+        };
+        let _ = s.exec(pid, &op);
+        if g.pick(60) == 0 {
+            s.crash(pid);
+        }
+        out.push(s.clone());
+    }
+    out
+}
+
+#[test]
+fn hash_agrees_with_eq_on_many_states() {
+    let mut states = Vec::new();
+    for (i, kind) in KINDS.into_iter().enumerate() {
+        for seed in 1..=4 {
+            states.extend(random_states(kind, seed * 7919 + i as u64, 150));
+        }
+    }
+    let hashes: Vec<u64> = states.iter().map(hash).collect();
+    let (mut equal_pairs, mut distinct) = (0, std::collections::HashSet::new());
+    for (i, a) in states.iter().enumerate() {
+        for (j, b) in states.iter().enumerate().skip(i + 1) {
+            // Equal states hash equally; distinct ones (here) never collide.
+            assert_eq!(a == b, hashes[i] == hashes[j], "states {i} and {j}");
+            equal_pairs += usize::from(a == b);
+        }
+        distinct.insert(hashes[i]);
+    }
+    // The sample really has both repeated and many different states.
+    assert!(equal_pairs > 0);
+    assert!(distinct.len() > 200, "{} of {}", distinct.len(), states.len());
+}
+
+#[test]
+fn hash_tells_apart_states_that_differ_in_one_field() {
+    // Each case: one base state and two different steps from it, which
+    // change exactly one field (cursor, lock owner, registry, id counter...).
+    let base = |kind| {
+        let mut s = sim(kind);
+        s.write_file(&p("/a"));
+        s.write_file(&p("/b"));
+        let (a, _) = (s.spawn(), s.spawn());
+        let (_, _) = (open(&mut s, a, "/a"), open(&mut s, a, "/b"));
+        let _ = fd(s.exec(a, &Op::OpenDir { path: p("/") }));
+        s
+    };
+    let cases: [(LockKind, Op, Op); 7] = [
+        (LockKind::Flock, Op::Open { path: p("/a") }, Op::Open { path: p("/b") }),
+        (LockKind::Flock, Op::ReadDirNext { fd: 5 }, Op::DrawId),
+        (LockKind::Posix, Op::TryLock { fd: 3 }, Op::TryLock { fd: 4 }),
+        (LockKind::Ofd, Op::TryLock { fd: 3 }, Op::TryLock { fd: 4 }),
+        (LockKind::Flock, Op::Reserve { id: 1 }, Op::Reserve { id: 2 }),
+        (LockKind::Flock, Op::DrawId, Op::Fsync { fd: 3 }),
+        (LockKind::Flock, Op::Close { fd: 3 }, Op::Close { fd: 4 }),
+    ];
+    for (kind, x, y) in cases {
+        let (mut s, mut t) = (base(kind), base(kind));
+        s.exec(1, &x).expect("x");
+        t.exec(1, &y).expect("y");
+        assert_ne!(s, t, "{x} / {y}");
+        assert_ne!(hash(&s), hash(&t), "{x} / {y}");
+    }
+    // The cursor alone: one more entry read.
+    let mut s = base(LockKind::Flock);
+    let _ = s.exec(1, &Op::ReadDirNext { fd: 5 });
+    let mut t = s.clone();
+    let _ = t.exec(1, &Op::ReadDirNext { fd: 5 });
+    assert_ne!(hash(&s), hash(&t));
+    // Namespace fields, each the only difference between two states.
+    type Setup = fn(&mut SimFs);
+    let pairs: [(Setup, Setup); 6] = [
+        // Same names, inode numbers swapped.
+        (
+            |s| (s.write_file(&p("/a")), s.write_file(&p("/b"))).1,
+            |s| (s.write_file(&p("/b")), s.write_file(&p("/a"))).1,
+        ),
+        // Same inode, in another directory.
+        (
+            |s| (s.mkdir_all(&p("/a")), s.mkdir_all(&p("/b")), s.write_file(&p("/a/x"))).2,
+            |s| (s.mkdir_all(&p("/a")), s.mkdir_all(&p("/b")), s.write_file(&p("/b/x"))).2,
+        ),
+        (|s| s.symlink(&p("/s"), &p("/a")), |s| s.symlink(&p("/s"), &p("/b"))),
+        // Mount order: only the device numbers differ.
+        (
+            |s| {
+                (s.mkdir_all(&p("/m")), s.mkdir_all(&p("/n")), s.mount(&p("/m")), s.mount(&p("/n")))
+                    .3
+            },
+            |s| {
+                (s.mkdir_all(&p("/m")), s.mkdir_all(&p("/n")), s.mount(&p("/n")), s.mount(&p("/m")))
+                    .3
+            },
+        ),
+        // A removed directory kept open: only its old parent differs.
+        (
+            |s| {
+                s.mkdir_all(&p("/a"));
+                s.mkdir_all(&p("/b"));
+                s.mkdir_all(&p("/a/d"));
+                let _ = s.exec(1, &Op::OpenDir { path: p("/a/d") });
+                let _ = s.exec(1, &Op::Rmdir { path: p("/a/d") });
+            },
+            |s| {
+                s.mkdir_all(&p("/a"));
+                s.mkdir_all(&p("/b"));
+                s.mkdir_all(&p("/b/d"));
+                let _ = s.exec(1, &Op::OpenDir { path: p("/b/d") });
+                let _ = s.exec(1, &Op::Rmdir { path: p("/b/d") });
+            },
+        ),
+        (|s| s.set_id_space(2), |s| s.set_id_space(3)),
+    ];
+    for (i, (x, y)) in pairs.into_iter().enumerate() {
+        let (mut s, mut t) = (sim(LockKind::Flock), sim(LockKind::Flock));
+        s.spawn();
+        t.spawn();
+        x(&mut s);
+        y(&mut t);
+        assert_ne!(s, t, "pair {i}");
+        assert_ne!(hash(&s), hash(&t), "pair {i}");
+    }
+    // Alive or dead, with nothing else different.
+    let (mut s, mut t) = (sim(LockKind::Flock), sim(LockKind::Flock));
+    s.spawn();
+    t.spawn();
+    s.crash(1);
+    assert_ne!(hash(&s), hash(&t));
+}
+
 // ---- the protocol on the simulation ----------------------------------------------
 
 mod protocol_runs {
