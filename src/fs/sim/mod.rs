@@ -177,8 +177,10 @@ impl SimFs {
     /// `mkdir -p path`: creates every missing directory, following symlinks.
     ///
     /// # Panics
-    /// When a component exists and is not a directory, or on a bad path.
+    /// When a component exists and is not a directory, or on a relative
+    /// path.
     pub fn mkdir_all(&mut self, path: &Path) {
+        assert!(path.is_absolute(), "mkdir_all {}: relative path", path.display());
         let mut prefix = PathBuf::from("/");
         for comp in path.components().skip(1) {
             prefix.push(comp);

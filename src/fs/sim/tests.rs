@@ -324,6 +324,8 @@ fn directory_nlink_counts_subdirectories() {
     assert_eq!(s.lstat(&p("/d/f")).map(|i| i.nlink), Some(1));
 }
 
+/// Each expected errno was also checked against Linux 6.x (`open(2)` with
+/// the flags of each Op, `renameat2` with `RENAME_NOREPLACE`).
 #[test]
 fn namespace_errors_match_linux() {
     let mut s = sim(LockKind::Flock);
@@ -334,6 +336,12 @@ fn namespace_errors_match_linux() {
         (Op::Mkdir { path: p("/d") }, Errno::EEXIST),
         (Op::Mkdir { path: p("/f") }, Errno::EEXIST),
         (Op::Mkdir { path: p("/") }, Errno::EEXIST),
+        (Op::Mkdir { path: p("/d/.") }, Errno::EEXIST),
+        (Op::Rmdir { path: p("/d/sub/.") }, Errno::EINVAL),
+        (Op::Rmdir { path: p("/d/sub/..") }, Errno::ENOTEMPTY),
+        (Op::Unlink { path: p("/") }, Errno::EISDIR),
+        (Op::CreateExcl { path: p("/") }, Errno::EEXIST),
+        (Op::OpenCreate { path: p("/") }, Errno::EISDIR),
         (Op::Mkdir { path: p("/none/x") }, Errno::ENOENT),
         (Op::Mkdir { path: p("/f/x") }, Errno::ENOTDIR),
         (Op::Mkdir { path: p("rel") }, Errno::EINVAL),
@@ -478,6 +486,9 @@ fn rename_is_noreplace_and_moves_whole_subtrees() {
     check(&mut s, a, r("/a", "/a/a"), Err(Errno::EINVAL));
     check(&mut s, a, r("/taken", "/x/"), Err(Errno::ENOTDIR));
     check(&mut s, a, r("/", "/x"), Err(Errno::EBUSY));
+    check(&mut s, a, r("/a/sub/..", "/x"), Err(Errno::EBUSY));
+    check(&mut s, a, r("/taken", "/"), Err(Errno::EEXIST));
+    check(&mut s, a, r("/taken", "/taken"), Err(Errno::EEXIST));
     check(&mut s, a, r("/a", "/b/a"), Ok(()));
     assert!(!s.exists(&p("/a")));
     assert_eq!(s.lstat(&p("/b/a/sub/f")), before);
