@@ -3,7 +3,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::fs::{DirEntry, Errno, FileKind, Op, OpResult, Value};
+use crate::fs::{DirEntry, Errno, Fd, FileKind, Op, OpResult, Value};
 
 const KINDS: [LockKind; 3] = [LockKind::Flock, LockKind::Ofd, LockKind::Posix];
 
