@@ -54,7 +54,7 @@ fn two_live_owners_of_one_id_break_inv1() {
         &scn,
         vec![
             (vec![step(Op::CreateExcl { path: lock.clone() }, Some(1)), step(Op::Fsync { fd: 3 }, Some(1))], false),
-            (vec![step(Op::Open { path: lock }, Some(1))], true),
+            (vec![step(Op::Open { path: lock }, Some(1)), step(Op::Fsync { fd: 3 }, Some(1))], true),
         ],
     );
     assert_eq!(check(&scn, &mut w, &[0]), None, "one owner is fine");
