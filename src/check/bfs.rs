@@ -25,6 +25,28 @@ pub fn fingerprint(w: &World) -> Fingerprint {
     h.digest128()
 }
 
+/// Hashes a fingerprint key by folding it: fingerprints are already
+/// uniformly distributed, so a second hash would only cost time.
+#[derive(Default, Clone, Copy)]
+pub struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ *b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+/// A map keyed by fingerprints.
+pub type FpMap<V> = HashMap<Fingerprint, V, std::hash::BuildHasherDefault<FoldHasher>>;
+
 /// Bounds on one search.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -77,14 +99,14 @@ pub fn explore(
     let init_fp = fingerprint(&init);
     // Parent links: fingerprint -> (parent fingerprint, action). The root
     // links to itself.
-    let mut parents: HashMap<Fingerprint, (Fingerprint, Action)> = HashMap::new();
+    let mut parents: FpMap<(Fingerprint, Action)> = FpMap::default();
     parents.insert(init_fp, (init_fp, Action::Step(0)));
     let mut queue: VecDeque<(World, Fingerprint, u32)> = VecDeque::new();
     queue.push_back((init, init_fp, 0));
     let mut stats = Stats { unique: 1, ..Stats::default() };
     let mut actions = Vec::new();
     let mut next_report = 100_000;
-    let path_to = |parents: &HashMap<Fingerprint, (Fingerprint, Action)>, mut fp: Fingerprint| {
+    let path_to = |parents: &FpMap<(Fingerprint, Action)>, mut fp: Fingerprint| {
         let mut path = Vec::new();
         while fp != init_fp {
             let (parent, action) = parents[&fp];

@@ -162,6 +162,7 @@ impl World {
             self.fs.crash(pid);
             for p in self.procs.iter_mut().filter(|p| p.pid == pid && p.alive()) {
                 p.life = Life::Crashed;
+                p.program.end();
             }
             let record = Record { pid, action, op: None, result: None, exited: false };
             let violation = oracle::after_step(scn, self, &record, &[]);
@@ -183,6 +184,7 @@ impl World {
         let exited = self.procs[i].program.op().is_none();
         if exited {
             self.procs[i].life = Life::Exited;
+            self.procs[i].program.end();
             // The process exits with its last thread; the kernel closes
             // whatever descriptors are left.
             if !self.procs.iter().any(|p| p.pid == pid && p.alive()) {
