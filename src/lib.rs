@@ -7,4 +7,5 @@
 //! on a deterministic simulated one ([`fs::sim`]) that every checker explores.
 
 pub mod fs;
+pub mod sync;
 pub mod protocol;
