@@ -226,7 +226,7 @@ impl Args {
                 }
                 rng.pause(500);
             }
-            if k % 4 == 0 {
+            if k.is_multiple_of(4) {
                 if let Some(code) = self.stage_must_fail(&mut inst, k, &mut rng, log) {
                     return code;
                 }
