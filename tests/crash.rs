@@ -85,7 +85,7 @@ impl Harness {
             .arg(&self.canary)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).unwrap())
-            .stderr(fs::File::create(&out.with_extension("err")).unwrap());
+            .stderr(fs::File::create(out.with_extension("err")).unwrap());
         if let Some(o) = &self.other_fs {
             cmd.arg("--other-fs").arg(o);
         }
