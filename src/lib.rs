@@ -8,9 +8,11 @@
 //! [`StagingRoot`] and [`Instance`] are the API a store uses.
 
 pub mod api;
+pub mod check;
 pub mod fs;
 pub mod protocol;
 pub mod sync;
+pub mod variants;
 
 pub use api::{Error, Instance, Options, StagingRoot};
 pub use fs::real::RealFs;

@@ -1,0 +1,12 @@
+//! Checkers over the simulation: scenarios, the world, the invariant oracle,
+//! the exhaustive search, and readable, replayable traces.
+
+pub mod bfs;
+pub mod oracle;
+pub mod scenario;
+pub mod shrink;
+pub mod suite;
+pub mod swimlane;
+pub mod token;
+pub mod trace;
+pub mod world;

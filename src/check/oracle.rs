@@ -1,0 +1,246 @@
+//! The invariant oracle: judges every step of a world (SPEC.md
+//! "Invariants"). Ghost state comes from the programs' own beliefs
+//! ([`Role::owned`]) and from the operations themselves.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::fs::sim::Pid;
+use crate::fs::{id_hex, Id, Op};
+use crate::variants::{Entry, Role};
+
+use super::scenario::{Scenario, OUTSIDE};
+use super::world::{Record, World};
+
+/// The invariants, numbered as in SPEC.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Invariant {
+    /// INV-1: at most one live owner per instance id.
+    OneOwner,
+    /// INV-2: nothing inside an instance's data is removed while its owner
+    /// is alive, except by the owner.
+    OwnerDataUntouched,
+    /// INV-3: stage is atomic: Ok means gone from the source and present in
+    /// the data; Err means intact at the source.
+    StageAtomic,
+    /// INV-4: `<id>.data` exists only while `<id>.lock` names a file.
+    DataUnderLock,
+    /// INV-5: after every process has ended and one fault-free recovery has
+    /// run, ROOT holds nothing but foreign entries.
+    NothingLeaks,
+    /// INV-6: recovery removes nothing outside `ROOT/<id>.lock` and
+    /// `ROOT/<id>.data`, and follows no symlink.
+    RecoveryConfined,
+}
+
+impl Invariant {
+    pub const ALL: [Invariant; 6] = [
+        Invariant::OneOwner,
+        Invariant::OwnerDataUntouched,
+        Invariant::StageAtomic,
+        Invariant::DataUnderLock,
+        Invariant::NothingLeaks,
+        Invariant::RecoveryConfined,
+    ];
+
+    /// `INV-1` .. `INV-6`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Invariant::OneOwner => "INV-1",
+            Invariant::OwnerDataUntouched => "INV-2",
+            Invariant::StageAtomic => "INV-3",
+            Invariant::DataUnderLock => "INV-4",
+            Invariant::NothingLeaks => "INV-5",
+            Invariant::RecoveryConfined => "INV-6",
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Invariant::OneOwner => "at most one live owner per id",
+            Invariant::OwnerDataUntouched => "a live owner's data is removed only by its owner",
+            Invariant::StageAtomic => "stage is atomic",
+            Invariant::DataUnderLock => "data exists only while its lock file has a name",
+            Invariant::NothingLeaks => "nothing leaks after a final recovery",
+            Invariant::RecoveryConfined => "recovery stays inside its names and follows no symlink",
+        }
+    }
+}
+
+impl fmt::Display for Invariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.code(), self.title())
+    }
+}
+
+/// A broken invariant, with the state that shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Violation {
+    pub invariant: Invariant,
+    /// What the oracle saw, in words a person can check against the trace.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} violated: {}", self.invariant, self.detail)
+    }
+}
+
+fn violation(invariant: Invariant, detail: String) -> Option<Violation> {
+    Some(Violation { invariant, detail })
+}
+
+/// The live owners: (pid, id) for each live process that believes it owns
+/// an id.
+pub fn owners(w: &World) -> Vec<(Pid, Id)> {
+    w.procs
+        .iter()
+        .filter(|p| p.alive())
+        .filter_map(|p| p.program.owned().map(|id| (p.pid, id)))
+        .collect()
+}
+
+/// The path an operation removes from its place, when it succeeds.
+fn removed_path(op: &Op) -> Option<&Path> {
+    match op {
+        Op::Unlink { path } | Op::Rmdir { path } => Some(path),
+        Op::Rename { from, .. } => Some(from),
+        _ => None,
+    }
+}
+
+/// Judges one step. `owners_before` are the live owners before it.
+pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(Pid, Id)]) -> Option<Violation> {
+    let layout = scn.variant.layout();
+    let root = scn.root();
+    // INV-1: at most one live owner per id.
+    let now = owners(w);
+    for (k, (pa, ia)) in now.iter().enumerate() {
+        if let Some((pb, _)) = now[k + 1..].iter().find(|(_, ib)| ib == ia) {
+            return violation(
+                Invariant::OneOwner,
+                format!("pid {pa} and pid {pb} both own id {} after this step", short(*ia)),
+            );
+        }
+    }
+    let (Some(op), Some(result)) = (&rec.op, &rec.result) else {
+        return None;
+    };
+    let actor = w.procs.iter().find(|p| p.pid == rec.pid).expect("actor");
+    // INV-2: a removal inside a live owner's data, by anyone else.
+    if let (Some(path), Ok(_)) = (removed_path(op), result) {
+        for (owner, id) in owners_before {
+            let alive = w.procs.iter().any(|p| p.pid == *owner && p.alive());
+            if *owner != rec.pid && alive && path.starts_with(layout.data_path(root, *id)) {
+                return violation(
+                    Invariant::OwnerDataUntouched,
+                    format!("pid {} removed {} while pid {owner} owns id {}", rec.pid, path.display(), short(*id)),
+                );
+            }
+        }
+        // INV-6: a recoverer removes only `<id>.lock` and what is in `<id>.data`.
+        if actor.program.is_recoverer() && !recovery_may_remove(scn, path) {
+            return violation(
+                Invariant::RecoveryConfined,
+                format!("recoverer pid {} removed {}, outside its instance names", rec.pid, path.display()),
+            );
+        }
+    }
+    // INV-3: stage is atomic (a creator's rename).
+    if let Op::Rename { from, to } = op {
+        if !actor.program.is_recoverer() {
+            let (src, dst) = (w.fs.exists(from), w.fs.exists(to));
+            match result {
+                Ok(_) if src || !dst => {
+                    return violation(
+                        Invariant::StageAtomic,
+                        format!("stage returned Ok but source present={src}, destination present={dst}"),
+                    )
+                }
+                Err(e) if !src => {
+                    return violation(
+                        Invariant::StageAtomic,
+                        format!("stage of {} failed with {e} and the source is gone", from.display()),
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+    // INV-4: every data directory has its lock file.
+    if layout.claims_data_under_lock() {
+        for (name, _) in w.fs.list(root) {
+            if let Entry::Data(id) = layout.classify(&name) {
+                let lock = layout.lock_path(root, id);
+                if w.fs.lstat(&lock).is_none() && !is_bait(scn, id) {
+                    return violation(
+                        Invariant::DataUnderLock,
+                        format!("{} exists but {} does not", root.join(&name).display(), lock.display()),
+                    );
+                }
+            }
+        }
+    }
+    // INV-6: nothing outside ROOT was removed, by anyone.
+    if !w.fs.exists(&Path::new(OUTSIDE).join("keep")) {
+        return violation(Invariant::RecoveryConfined, format!("{OUTSIDE}/keep was removed"));
+    }
+    None
+}
+
+/// The bait symlink planted by `Scenario::foreign` has no lock file by
+/// design; INV-4 is about instances the protocol made.
+fn is_bait(scn: &Scenario, id: Id) -> bool {
+    scn.foreign && id == u128::MAX
+}
+
+fn recovery_may_remove(scn: &Scenario, path: &Path) -> bool {
+    let layout = scn.variant.layout();
+    let root = scn.root();
+    let Ok(rest) = path.strip_prefix(root) else {
+        return false;
+    };
+    let Some(first) = rest.iter().next().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    match layout.classify(first) {
+        Entry::Lock(_) => rest.iter().count() == 1,
+        Entry::Data(_) => true,
+        Entry::Foreign => false,
+    }
+}
+
+/// INV-6: a recoverer's path resolution went through a symlink.
+pub fn symlink_followed(rec: &Record) -> Violation {
+    let op = rec.op.as_ref().map(|o| o.to_string()).unwrap_or_default();
+    Violation {
+        invariant: Invariant::RecoveryConfined,
+        detail: format!("recoverer pid {} followed a symlink in `{op}`", rec.pid),
+    }
+}
+
+/// INV-5, after the final recovery pass: only foreign names remain in ROOT.
+pub fn final_state(scn: &Scenario, w: &World) -> Option<Violation> {
+    let layout = scn.variant.layout();
+    let left: Vec<PathBuf> = w
+        .fs
+        .list(scn.root())
+        .into_iter()
+        .filter(|(name, _)| layout.classify(name) != Entry::Foreign)
+        .map(|(name, _)| scn.root().join(name))
+        .collect();
+    if left.is_empty() {
+        None
+    } else {
+        let names: Vec<String> = left.iter().map(|p| p.display().to_string()).collect();
+        violation(Invariant::NothingLeaks, format!("left after the final recovery: {}", names.join(", ")))
+    }
+}
+
+/// An id as printed in traces: the last 4 hex digits (the simulation's ids
+/// are small).
+pub fn short(id: Id) -> String {
+    let hex = id_hex(id);
+    format!("…{}", &hex[hex.len() - 4..])
+}

@@ -1,0 +1,189 @@
+//! Scenarios as data: who runs, on what, with which choices open to the
+//! checker.
+
+use std::path::{Path, PathBuf};
+
+use crate::fs::sim::{LockKind, ReaddirOrder, SimFs};
+use crate::variants::{RoleParams, Variant};
+
+/// The staging root every scenario uses.
+pub const ROOT: &str = "/r";
+/// A directory outside ROOT that nothing may ever remove (INV-6 bait).
+pub const OUTSIDE: &str = "/o";
+/// The second device, for items that cannot be renamed into ROOT (EXDEV).
+pub const OTHER_DEVICE: &str = "/m";
+
+/// The shape of a staged item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ItemShape {
+    /// A regular file: removal is one unlink.
+    File,
+    /// A directory holding a file and a symlink to [`OUTSIDE`]: removal must
+    /// not follow the symlink.
+    Tree,
+}
+
+/// One configuration for the checkers. Plain data; every field is a bound.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Scenario {
+    pub variant: Variant,
+    /// Creator processes: each creates one instance, stages its items,
+    /// cleans up.
+    pub creators: u8,
+    /// Recoverer processes, each running `recover_passes` passes.
+    pub recoverers: u8,
+    /// Items each creator stages.
+    pub items: u8,
+    pub item_shape: ItemShape,
+    /// Size of the id space: ids are drawn from `0..ids`, a scheduling
+    /// choice. 1 forces every instance to reuse one name.
+    pub ids: u8,
+    pub lock_kind: LockKind,
+    pub order: ReaddirOrder,
+    /// Injected errors allowed in one run (0: faults off).
+    pub faults: u8,
+    /// Whether any process may crash between any two of its steps.
+    pub crashes: bool,
+    pub attempts_max: u32,
+    pub recover_passes: u8,
+    pub cleanup_retries: u8,
+    pub use_registry: bool,
+    /// Plant foreign entries in ROOT: a plain file, and a symlink named like
+    /// a data directory pointing at [`OUTSIDE`].
+    pub foreign: bool,
+    /// The first creator's first item lives on another device.
+    pub cross_device_item: bool,
+    /// The first creator and the first recoverer are two threads of one
+    /// process (one pid): what a lock kind owned by the process (POSIX)
+    /// cannot tell apart.
+    pub shared_process: bool,
+}
+
+impl Scenario {
+    /// The standard small configuration: reference, flock, crashes on.
+    pub fn new(variant: Variant, creators: u8, recoverers: u8, ids: u8) -> Scenario {
+        Scenario {
+            variant,
+            creators,
+            recoverers,
+            items: 1,
+            item_shape: ItemShape::File,
+            ids,
+            lock_kind: LockKind::Flock,
+            order: ReaddirOrder::ReverseName,
+            faults: 0,
+            crashes: true,
+            attempts_max: 2,
+            recover_passes: 1,
+            cleanup_retries: 1,
+            use_registry: false,
+            foreign: false,
+            cross_device_item: false,
+            shared_process: false,
+        }
+        .with_variant_defaults()
+    }
+
+    /// Applies what a variant fixes about its environment (the POSIX
+    /// mutant runs on POSIX locks).
+    pub fn with_variant_defaults(mut self) -> Scenario {
+        if let Some(kind) = self.variant.forced_lock_kind() {
+            self.lock_kind = kind;
+        }
+        self
+    }
+
+    pub fn root(&self) -> &'static Path {
+        Path::new(ROOT)
+    }
+
+    pub fn processes(&self) -> usize {
+        self.creators as usize + self.recoverers as usize
+    }
+
+    pub fn role_params(&self) -> RoleParams {
+        RoleParams {
+            attempts_max: self.attempts_max,
+            use_registry: self.use_registry,
+            cleanup_retries: self.cleanup_retries,
+        }
+    }
+
+    /// The source path of creator `c`'s item `k`.
+    pub fn item_path(&self, c: u8, k: u8) -> PathBuf {
+        if self.cross_device_item && c == 0 && k == 0 {
+            PathBuf::from(format!("{OTHER_DEVICE}/c{c}i{k}"))
+        } else {
+            PathBuf::from(format!("/s/c{c}i{k}"))
+        }
+    }
+
+    /// Builds the initial filesystem: ROOT, the items, the bait.
+    pub fn initial_fs(&self) -> SimFs {
+        let mut fs = SimFs::new(self.lock_kind, self.order);
+        fs.set_id_space(self.ids as u128);
+        fs.mkdir_all(Path::new(ROOT));
+        fs.mkdir_all(Path::new("/s"));
+        fs.mkdir_all(Path::new(OUTSIDE));
+        fs.write_file(&Path::new(OUTSIDE).join("keep"));
+        if self.cross_device_item {
+            fs.mkdir_all(Path::new(OTHER_DEVICE));
+            fs.mount(Path::new(OTHER_DEVICE));
+        }
+        for c in 0..self.creators {
+            for k in 0..self.items {
+                let item = self.item_path(c, k);
+                match self.item_shape {
+                    ItemShape::File => fs.write_file(&item),
+                    ItemShape::Tree => {
+                        fs.mkdir_all(&item);
+                        fs.write_file(&item.join("f"));
+                        fs.symlink(&item.join("l"), Path::new(OUTSIDE));
+                    }
+                }
+            }
+        }
+        if self.foreign {
+            let layout = self.variant.layout();
+            fs.write_file(&Path::new(ROOT).join("foreign"));
+            let bait = layout.data_path(Path::new(ROOT), u128::MAX);
+            fs.symlink(&bait, Path::new(OUTSIDE));
+        }
+        fs
+    }
+
+    /// A short one-line description, for tables.
+    pub fn describe(&self) -> String {
+        let lock = match self.lock_kind {
+            LockKind::Flock => "flock",
+            LockKind::Ofd => "ofd",
+            LockKind::Posix => "posix",
+        };
+        let mut d = format!("{}c+{}r ids={} {lock}", self.creators, self.recoverers, self.ids);
+        if self.items != 1 {
+            d.push_str(&format!(" items={}", self.items));
+        }
+        if self.faults > 0 {
+            d.push_str(&format!(" faults={}", self.faults));
+        }
+        if !self.crashes {
+            d.push_str(" no-crash");
+        }
+        if self.shared_process {
+            d.push_str(" shared-pid");
+        }
+        if self.use_registry {
+            d.push_str(" registry");
+        }
+        if self.item_shape == ItemShape::Tree {
+            d.push_str(" trees");
+        }
+        if self.foreign {
+            d.push_str(" foreign");
+        }
+        if self.cross_device_item {
+            d.push_str(" xdev");
+        }
+        d
+    }
+}

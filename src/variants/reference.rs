@@ -1,0 +1,163 @@
+//! The reference protocol's roles as whole programs for the checkers: a
+//! creator (create, stage each item, clean up) and a recoverer (recovery
+//! passes), built from the machines in [`crate::protocol`] (or one of its
+//! single-change mutants, through [`Config::mutation`]).
+
+use std::path::PathBuf;
+
+use crate::fs::{Id, Op, OpResult};
+use crate::protocol::cleanup::Cleanup;
+use crate::protocol::create::{Create, Held};
+use crate::protocol::recover::Recover;
+use crate::protocol::stage::Stage;
+use crate::protocol::{Config, Machine};
+
+use super::Role;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Phase {
+    Create(Create),
+    Stage(Held, Stage),
+    Cleanup(Cleanup),
+    Done,
+}
+
+/// Creates one instance, stages `items` in order into it, cleans it up
+/// (retrying a failed cleanup at most `cleanup_retries` times), and ends.
+/// A failed stage leaves its item where it was and goes on with the next.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Creator {
+    cfg: Config,
+    items: Vec<PathBuf>,
+    next_item: usize,
+    cleanup_retries: u8,
+    phase: Phase,
+}
+
+impl Creator {
+    pub fn new(root: PathBuf, cfg: Config, items: Vec<PathBuf>, cleanup_retries: u8) -> Self {
+        let phase = Phase::Create(Create::new(root, cfg));
+        Creator { cfg, items, next_item: 0, cleanup_retries, phase }
+    }
+
+    /// Starts the stage of the next item, or the cleanup after the last.
+    fn next_stage(&mut self, held: Held) -> Phase {
+        match self.items.get(self.next_item) {
+            Some(item) => {
+                self.next_item += 1;
+                let stage = Stage::new(&held, item);
+                Phase::Stage(held, stage)
+            }
+            None => Phase::Cleanup(Cleanup::new(held, self.cfg)),
+        }
+    }
+}
+
+impl Role for Creator {
+    fn op(&self) -> Option<Op> {
+        match &self.phase {
+            Phase::Create(m) => m.op(),
+            Phase::Stage(_, m) => m.op(),
+            Phase::Cleanup(m) => m.op(),
+            Phase::Done => None,
+        }
+    }
+
+    fn feed(&mut self, result: OpResult) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        self.phase = match phase {
+            Phase::Create(mut m) => {
+                m.feed(result);
+                match m.op() {
+                    Some(_) => Phase::Create(m),
+                    None => match m.finish() {
+                        Ok(held) => self.next_stage(held),
+                        Err(_) => Phase::Done,
+                    },
+                }
+            }
+            Phase::Stage(mut held, mut m) => {
+                m.feed(result);
+                assert!(m.op().is_none(), "stage is one step");
+                if m.finish().is_ok() {
+                    held.staged += 1;
+                }
+                self.next_stage(held)
+            }
+            Phase::Cleanup(mut m) => {
+                m.feed(result);
+                match m.op() {
+                    Some(_) => Phase::Cleanup(m),
+                    None => match m.finish() {
+                        Ok(()) => Phase::Done,
+                        Err((held, _)) if self.cleanup_retries > 0 => {
+                            self.cleanup_retries -= 1;
+                            Phase::Cleanup(Cleanup::new(held, self.cfg))
+                        }
+                        // Give up holding the instance: the process exits,
+                        // the kernel closes the descriptor, recovery finishes.
+                        Err(_) => Phase::Done,
+                    },
+                }
+            }
+            Phase::Done => panic!("creator: feed after done"),
+        };
+    }
+
+    fn owned(&self) -> Option<Id> {
+        match &self.phase {
+            Phase::Create(m) => m.owned(),
+            Phase::Stage(held, _) => Some(held.id),
+            Phase::Cleanup(m) => m.owned(),
+            Phase::Done => None,
+        }
+    }
+
+    fn is_recoverer(&self) -> bool {
+        false
+    }
+}
+
+/// Runs `passes` recovery passes one after the other, then ends.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Recoverer {
+    root: PathBuf,
+    cfg: Config,
+    passes_left: u8,
+    pass: Option<Recover>,
+}
+
+impl Recoverer {
+    pub fn new(root: PathBuf, cfg: Config, passes: u8) -> Self {
+        assert!(passes > 0, "a recoverer runs at least one pass");
+        let pass = Some(Recover::new(root.clone(), cfg));
+        Recoverer { root, cfg, passes_left: passes - 1, pass }
+    }
+}
+
+impl Role for Recoverer {
+    fn op(&self) -> Option<Op> {
+        self.pass.as_ref().and_then(|m| m.op())
+    }
+
+    fn feed(&mut self, result: OpResult) {
+        let m = self.pass.as_mut().expect("recoverer: feed after done");
+        m.feed(result);
+        if m.op().is_none() {
+            self.pass = if self.passes_left > 0 {
+                self.passes_left -= 1;
+                Some(Recover::new(self.root.clone(), self.cfg))
+            } else {
+                None
+            };
+        }
+    }
+
+    fn owned(&self) -> Option<Id> {
+        self.pass.as_ref().and_then(|m| m.owned())
+    }
+
+    fn is_recoverer(&self) -> bool {
+        true
+    }
+}
