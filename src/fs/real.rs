@@ -90,6 +90,7 @@ pub struct RealFs {
 }
 
 impl RealFs {
+    /// An empty descriptor table.
     pub fn new() -> Self {
         RealFs::default()
     }

@@ -23,6 +23,8 @@ pub enum RootError {
 }
 
 impl RootError {
+    /// The errno behind the error (the syscall's, `ELOOP` for a symlink
+    /// ROOT, `ENOTDIR` for another non-directory).
     pub fn errno(&self) -> Errno {
         match self {
             RootError::Op(e) => e.errno,
@@ -53,6 +55,7 @@ pub struct OpenRoot {
 }
 
 impl OpenRoot {
+    /// Checks `root`; with `create`, makes it (0700) when missing.
     pub fn new(root: PathBuf, create: bool) -> Self {
         OpenRoot { root, create, step: Step::Stat }
     }

@@ -114,6 +114,8 @@ pub struct Status {
 }
 
 impl Status {
+    /// A status pass over `root`; `cfg.use_registry` decides whether ids
+    /// are reserved in-process first.
     pub fn new(root: PathBuf, cfg: Config) -> Self {
         Status {
             root,
