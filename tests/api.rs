@@ -792,18 +792,17 @@ impl Drop for Mounted {
 }
 
 #[test]
-fn fixme_cleanup_removes_files_inside_a_mount_in_the_tree_before_failing_ebusy() {
-    // Known gap: RemoveTree does not compare st_dev, so it empties a
-    // filesystem mounted inside a staged tree and only then fails on the
-    // mount point's rmdir (EBUSY). `rm --one-file-system` would refuse to
-    // descend. This asserts today's behaviour, lock kept included.
+fn cleanup_stops_at_a_mount_in_the_tree_with_ebusy_and_touches_nothing_on_it() {
+    // RemoveTree lstats each subdirectory and refuses to descend into one on
+    // another device: nothing on the mounted filesystem is removed, the
+    // removal fails with EBUSY and the lock is kept.
     let s = scratch();
     let root = StagingRoot::open(&s.root).unwrap();
     let mut inst = root.create_instance().unwrap();
     let item = s.src.join("item");
     fs::create_dir_all(item.join("mnt")).unwrap();
     let Some(mut mount) = Mounted::tmpfs(&item.join("mnt")) else {
-        println!("SKIPPED fixme_cleanup_removes_files_inside_a_mount...: cannot mount tmpfs here");
+        println!("SKIPPED cleanup_stops_at_a_mount_in_the_tree...: cannot mount tmpfs here");
         return;
     };
     fs::write(item.join("mnt/inside"), b"on another filesystem").unwrap();
@@ -811,7 +810,7 @@ fn fixme_cleanup_removes_files_inside_a_mount_in_the_tree_before_failing_ebusy()
     mount.0 = staged.join("mnt"); // the mount moved with its parent
     let err = inst.cleanup().unwrap_err();
     assert_eq!(err.errno(), Errno::EBUSY, "{err}");
-    assert!(!staged.join("mnt/inside").exists(), "fixme: removal crossed into the mounted filesystem");
+    assert!(staged.join("mnt/inside").exists(), "removal crossed into the mounted filesystem");
     assert!(is_locked(&inst.lock_file()), "the lock is kept while data is left");
     mount.unmount();
     inst.cleanup().unwrap();

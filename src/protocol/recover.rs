@@ -264,6 +264,7 @@ impl Machine for Recover {
             }
             // Held by a thread of this process.
             (Step::Reserve, Err(Errno::EBUSY)) => self.end_id(Outcome::Live),
+            (Step::Reserve, Err(errno)) => self.end_id(failed(errno)),
             // V4: open the lock file, never creating it.
             (Step::OpenLock, Ok(Value::Fd(fd))) => {
                 self.fd = Some(fd);
