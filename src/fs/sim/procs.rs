@@ -2,9 +2,9 @@
 //! the in-process id registry.
 
 use std::hash::Hasher;
-use std::sync::Arc;
 
 use super::digest::Packer;
+use super::names::Name;
 use crate::fs::{Errno, Fd, Id};
 
 /// Lowest descriptor number handed out (0, 1 and 2 are stdio).
@@ -14,18 +14,18 @@ pub(super) const FD_FIRST: Fd = 3;
 pub const FDS_MAX: usize = 256;
 
 /// What an open file description was opened as.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Open {
     /// `O_RDWR` on a regular file.
     File,
     /// A directory stream (`O_RDONLY|O_DIRECTORY`) with its cursor: the last
     /// name returned, `None` before the first.
-    Dir(Option<Arc<str>>),
+    Dir(Option<Name>),
 }
 
 /// An open file description. There is no `dup`/`fork` in the model, so each
 /// description has exactly one descriptor and lives in its owner's table.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Desc {
     pub ino: u32,
     pub open: Open,
