@@ -201,26 +201,29 @@ impl Namespace {
         p.count(self.inodes.len());
         for slot in &self.inodes {
             let Some(inode) = slot else {
-                p.bytes(&[0]);
+                p.put([0]);
                 continue;
             };
-            let (tag, parent) = match &inode.node {
+            // A symlink's target stands in for the parent: the hash of its
+            // bytes (see `names`).
+            let (tag, extra) = match inode.node {
                 Node::File => (1, 0),
-                Node::Dir { parent, mount } => (2 + u8::from(*mount), *parent),
-                Node::Symlink(_) => (4, 0),
+                Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(parent)),
+                Node::Symlink(target) => (4, target.hash()),
             };
-            p.bytes(&[tag | u8::from(inode.linked) << 4]);
-            p.u32(inode.dev);
-            p.u32(parent);
-            if let Node::Symlink(target) = &inode.node {
-                p.str(target.as_bytes());
-            }
+            let mut piece = [0; 13];
+            piece[0] = tag | u8::from(inode.linked) << 4;
+            piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
+            piece[5..].copy_from_slice(&extra.to_le_bytes());
+            p.put(piece);
         }
         p.count(self.entries.len());
         for e in &self.entries {
-            p.u32(e.dir);
-            p.u32(e.ino);
-            p.str(e.name.as_bytes());
+            let mut piece = [0; 16];
+            piece[..4].copy_from_slice(&e.dir.to_le_bytes());
+            piece[4..8].copy_from_slice(&e.ino.to_le_bytes());
+            piece[8..].copy_from_slice(&e.name.hash().to_le_bytes());
+            p.put(piece);
         }
     }
 
