@@ -98,13 +98,39 @@ pub fn build_tree(at: &Path, files: usize) -> usize {
     entries
 }
 
-/// Resident set size of this process in bytes (`VmRSS` of
-/// `/proc/self/status`).
-pub fn rss_bytes() -> u64 {
+/// Resident memory of this process in bytes, from `/proc/self/status`.
+#[derive(Clone, Copy, Debug)]
+pub struct Rss {
+    /// `VmRSS`: all resident pages, the executable's and libraries' file
+    /// pages included (which the kernel may drop and read back at will).
+    pub total: u64,
+    /// `RssAnon`: resident anonymous pages (heap, stacks): where a leak
+    /// shows.
+    pub anon: u64,
+}
+
+pub fn rss() -> Rss {
     let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
-    let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmRSS value");
-    kib * 1024
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} line"));
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number of kB");
+        kib * 1024
+    };
+    Rss { total: field("VmRSS:"), anon: field("RssAnon:") }
+}
+
+/// CPU time (user + system) this process has used, in seconds, from
+/// `/proc/self/stat` (in USER_HZ clock ticks: 100 a second on Linux,
+/// fixed by the kernel's ABI for that file).
+pub fn cpu_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").expect("read /proc/self/stat");
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    const USER_HZ: f64 = 100.0;
+    ticks as f64 / USER_HZ
 }
 
 /// Where criterion writes its results: `CRITERION_HOME`, else
