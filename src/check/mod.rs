@@ -4,6 +4,9 @@
 pub mod bfs;
 pub mod oracle;
 pub mod scenario;
+pub mod shrink;
+pub mod suite;
+pub mod swimlane;
 pub mod token;
 pub mod trace;
 pub mod world;

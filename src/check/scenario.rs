@@ -53,6 +53,10 @@ pub struct Scenario {
     pub foreign: bool,
     /// The first creator's first item lives on another device.
     pub cross_device_item: bool,
+    /// The first creator and the first recoverer are two threads of one
+    /// process (one pid): what a lock kind owned by the process (POSIX)
+    /// cannot tell apart.
+    pub shared_process: bool,
 }
 
 impl Scenario {
@@ -76,7 +80,18 @@ impl Scenario {
             use_registry: false,
             foreign: false,
             cross_device_item: false,
+            shared_process: false,
         }
+        .with_variant_defaults()
+    }
+
+    /// Applies what a variant fixes about its environment (the POSIX
+    /// mutant runs on POSIX locks).
+    pub fn with_variant_defaults(mut self) -> Scenario {
+        if let Some(kind) = self.variant.forced_lock_kind() {
+            self.lock_kind = kind;
+        }
+        self
     }
 
     pub fn root(&self) -> &'static Path {
@@ -140,9 +155,36 @@ impl Scenario {
 
     /// A short one-line description, for tables.
     pub fn describe(&self) -> String {
-        format!(
-            "{}c+{}r items={} ids={} lock={:?} faults={} crashes={}",
-            self.creators, self.recoverers, self.items, self.ids, self.lock_kind, self.faults, self.crashes
-        )
+        let lock = match self.lock_kind {
+            LockKind::Flock => "flock",
+            LockKind::Ofd => "ofd",
+            LockKind::Posix => "posix",
+        };
+        let mut d = format!("{}c+{}r ids={} {lock}", self.creators, self.recoverers, self.ids);
+        if self.items != 1 {
+            d.push_str(&format!(" items={}", self.items));
+        }
+        if self.faults > 0 {
+            d.push_str(&format!(" faults={}", self.faults));
+        }
+        if !self.crashes {
+            d.push_str(" no-crash");
+        }
+        if self.shared_process {
+            d.push_str(" shared-pid");
+        }
+        if self.use_registry {
+            d.push_str(" registry");
+        }
+        if self.item_shape == ItemShape::Tree {
+            d.push_str(" trees");
+        }
+        if self.foreign {
+            d.push_str(" foreign");
+        }
+        if self.cross_device_item {
+            d.push_str(" xdev");
+        }
+        d
     }
 }

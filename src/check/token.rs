@@ -30,7 +30,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         ItemShape::Tree => "tree",
     };
     let head = format!(
-        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={}",
+        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}",
         scn.variant.name(),
         scn.creators,
         scn.recoverers,
@@ -47,6 +47,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         scn.use_registry as u8,
         scn.foreign as u8,
         scn.cross_device_item as u8,
+        scn.shared_process as u8,
     );
     let acts: Vec<String> = actions
         .iter()
@@ -120,6 +121,7 @@ pub fn decode(token: &str) -> Result<(Scenario, Vec<Action>), TokenError> {
             "reg" => scn.use_registry = num(v)? != 0,
             "fo" => scn.foreign = num(v)? != 0,
             "xd" => scn.cross_device_item = num(v)? != 0,
+            "sp" => scn.shared_process = num(v)? != 0,
             _ => return err(format!("unknown key `{k}`")),
         }
     }

@@ -99,9 +99,11 @@ impl World {
             let program = scn.variant.creator(scn.root(), &params, items);
             procs.push(Proc { pid: fs.spawn(), program, life: Life::Running });
         }
-        for _ in 0..scn.recoverers {
+        for r in 0..scn.recoverers {
             let program = scn.variant.recoverer(scn.root(), &params, scn.recover_passes);
-            procs.push(Proc { pid: fs.spawn(), program, life: Life::Running });
+            // A shared process: recoverer 0 is a thread of creator 0's process.
+            let pid = if scn.shared_process && r == 0 && scn.creators > 0 { procs[0].pid } else { fs.spawn() };
+            procs.push(Proc { pid, program, life: Life::Running });
         }
         assert!(procs.len() < u8::MAX as usize, "processes are named by u8");
         World { fs, procs, faults_left: scn.faults }
@@ -156,8 +158,11 @@ impl World {
             if !scn.crashes {
                 return None;
             }
+            // The whole process dies: every thread of it.
             self.fs.crash(pid);
-            self.procs[i].life = Life::Crashed;
+            for p in self.procs.iter_mut().filter(|p| p.pid == pid && p.alive()) {
+                p.life = Life::Crashed;
+            }
             let record = Record { pid, action, op: None, result: None, exited: false };
             let violation = oracle::after_step(scn, self, &record, &[]);
             return Some((record, violation));
@@ -177,8 +182,12 @@ impl World {
         self.procs[i].program.feed(result.clone());
         let exited = self.procs[i].program.op().is_none();
         if exited {
-            self.fs.crash(pid);
             self.procs[i].life = Life::Exited;
+            // The process exits with its last thread; the kernel closes
+            // whatever descriptors are left.
+            if !self.procs.iter().any(|p| p.pid == pid && p.alive()) {
+                self.fs.crash(pid);
+            }
         }
         let record = Record { pid, action, op: Some(op), result: Some(result), exited };
         let mut violation = oracle::after_step(scn, self, &record, &owners_before);

@@ -76,15 +76,21 @@ pub enum Mutation {
     /// Recovery opens lock files with `O_CREAT`, creating a missing one and
     /// claiming the data behind it without the exclusive create (V2).
     RecoveryCreatesLock,
+    /// POSIX record locks (owned by the process) instead of the reference's
+    /// flock/OFD locks (owned by the open file description), with no
+    /// in-process registry to make up for it. The machines are unchanged;
+    /// the lock kind is the change.
+    PosixLockKind,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 5] = [
+    pub const ALL: [Mutation; 6] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
         Mutation::DataBeforeLock,
         Mutation::RecoveryCreatesLock,
+        Mutation::PosixLockKind,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -95,6 +101,7 @@ impl Mutation {
             Mutation::UnlinkLockBeforeData => "unlink-lock-before-data",
             Mutation::DataBeforeLock => "data-before-lock",
             Mutation::RecoveryCreatesLock => "recovery-creates-lock",
+            Mutation::PosixLockKind => "posix-lock-kind",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod cstorage;
 pub mod ostree;
 pub mod reference;
 pub mod review;
+pub mod script;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -102,16 +103,30 @@ impl Variant {
     }
 
     /// The lock kind the protocol uses, the default for a scenario of this
-    /// variant: flock for the reference and its mutants (the
-    /// "POSIX lock kind" mutant is a scenario with [`LockKind::Posix`]),
-    /// POSIX record locks for containers/storage, OFD locks for ostree,
-    /// and flock for the review prototype (its lock kind is not recorded;
-    /// it would have used the same primitive as the reference).
+    /// variant ([`crate::check::scenario::Scenario::new`]): the forced kind
+    /// if there is one ([`Variant::forced_lock_kind`]), else flock for the
+    /// reference and its mutants, POSIX record locks for containers/storage,
+    /// OFD locks for ostree, and flock for the review prototype (its lock
+    /// kind is not recorded; it would have used the reference's primitive).
     pub fn default_lock_kind(&self) -> LockKind {
+        if let Some(kind) = self.forced_lock_kind() {
+            return kind;
+        }
         match self {
             Variant::Reference | Variant::Mutant(_) | Variant::ReviewPrototype => LockKind::Flock,
             Variant::CStorage2025 => LockKind::Posix,
             Variant::Ostree => LockKind::Ofd,
+        }
+    }
+
+    /// The lock kind this variant must run on, when it fixes one (the
+    /// change of the POSIX mutant). The published models run on their own
+    /// kind by default ([`Variant::default_lock_kind`]) but may be checked
+    /// on another.
+    pub fn forced_lock_kind(&self) -> Option<LockKind> {
+        match self {
+            Variant::Mutant(Mutation::PosixLockKind) => Some(LockKind::Posix),
+            _ => None,
         }
     }
 
@@ -285,6 +300,8 @@ pub enum Program {
     OstreeRecoverer(ostree::Recoverer),
     ReviewCreator(review::Creator),
     ReviewRecoverer(review::Recoverer),
+    /// A hand-made history (see [`script`]).
+    Script(script::Script),
 }
 
 impl Program {
@@ -298,6 +315,7 @@ impl Program {
             Program::OstreeRecoverer(r) => r,
             Program::ReviewCreator(r) => r,
             Program::ReviewRecoverer(r) => r,
+            Program::Script(r) => r,
         }
     }
 
@@ -311,6 +329,7 @@ impl Program {
             Program::OstreeRecoverer(r) => r,
             Program::ReviewCreator(r) => r,
             Program::ReviewRecoverer(r) => r,
+            Program::Script(r) => r,
         }
     }
 }

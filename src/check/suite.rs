@@ -1,0 +1,204 @@
+//! The default suite of `stagedir check`: every variant under every checker
+//! that applies, as data, and its verdict table.
+
+use std::fmt;
+
+use super::bfs::{self, Limits};
+use super::oracle::{Invariant, Violation};
+use super::scenario::Scenario;
+use super::world::Action;
+use crate::fs::sim::LockKind;
+use crate::variants::Variant;
+
+/// A checker the suite can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Checker {
+    /// Breadth-first search over every schedule (crash at every step).
+    Exhaustive,
+}
+
+impl Checker {
+    pub const ALL: [Checker; 1] = [Checker::Exhaustive];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Checker::Exhaustive => "exhaustive",
+        }
+    }
+
+    /// Parses a name from [`Checker::name`].
+    ///
+    /// # Errors
+    /// A message listing the valid names.
+    pub fn from_name(name: &str) -> Result<Checker, String> {
+        Checker::ALL.iter().copied().find(|c| c.name() == name).ok_or_else(|| {
+            let names: Vec<_> = Checker::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown checker `{name}`; valid checkers: {}", names.join(", "))
+        })
+    }
+}
+
+impl fmt::Display for Checker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The outcome of one checker on one scenario.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub enum Verdict {
+    /// Nothing found and the space was covered (exhaustive) or the budget
+    /// spent (random).
+    Holds,
+    /// An invariant broke.
+    Violated(Invariant),
+    /// The search hit its bound before covering the space.
+    Incomplete,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Holds => f.write_str("holds"),
+            Verdict::Violated(_) => f.write_str("VIOLATED"),
+            Verdict::Incomplete => f.write_str("incomplete"),
+        }
+    }
+}
+
+/// One row of the verdict table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub variant: Variant,
+    pub checker: Checker,
+    pub scenario: Scenario,
+    /// States (exhaustive) or schedules (random) explored.
+    pub explored: u64,
+    pub seconds: f64,
+    pub verdict: Verdict,
+    /// The shortest (or shrunk) schedule that breaks the invariant.
+    pub counterexample: Option<(Vec<Action>, Violation)>,
+}
+
+/// What the user narrowed the suite to.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Empty: every variant.
+    pub variants: Vec<Variant>,
+    /// Empty: every checker.
+    pub checkers: Vec<Checker>,
+    /// Total processes (creators + recoverers) for the exhaustive search.
+    pub processes: Option<u8>,
+    pub ids: Option<u8>,
+    pub lock_kind: Option<LockKind>,
+    /// Schedules per random checker.
+    pub iterations: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+/// The exhaustive scenarios for `variant`: two creators and a recoverer
+/// sharing one id; a creator and a recoverer that are threads of one
+/// process; one creator and one recoverer with one injected error.
+pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
+    let ids = opts.ids.unwrap_or(1);
+    let mut out = Vec::new();
+    let (c, r) = match opts.processes {
+        Some(n) if n >= 2 => (n - n / 2, n / 2),
+        Some(_) => (1, 0),
+        None => (2, 1),
+    };
+    out.push(Scenario::new(variant, c, r, ids));
+    let mut shared = Scenario::new(variant, 1, 1, ids);
+    shared.shared_process = true;
+    out.push(shared);
+    let mut faults = Scenario::new(variant, 1, 1, ids);
+    faults.faults = 1;
+    out.push(faults);
+    for s in &mut out {
+        if let Some(kind) = opts.lock_kind {
+            s.lock_kind = kind;
+        }
+        *s = s.clone().with_variant_defaults();
+    }
+    out
+}
+
+/// Runs the suite; `progress` hears about every row as it starts (its
+/// index and the total) and about running searches.
+pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
+    let variants = if opts.variants.is_empty() { Variant::all() } else { opts.variants.clone() };
+    let checkers = if opts.checkers.is_empty() { Checker::ALL.to_vec() } else { opts.checkers.clone() };
+    let mut plan = Vec::new();
+    for &v in &variants {
+        for &c in &checkers {
+            match c {
+                Checker::Exhaustive => {
+                    plan.extend(exhaustive_scenarios(v, opts).into_iter().map(|s| (v, c, s)));
+                }
+            }
+        }
+    }
+    let total = plan.len();
+    let mut rows = Vec::with_capacity(total);
+    for (index, (variant, checker, scenario)) in plan.into_iter().enumerate() {
+        progress(Progress::Start { index, total, variant, checker, scenario: &scenario });
+        let row = match checker {
+            Checker::Exhaustive => {
+                let (stats, cex) = bfs::explore(&scenario, Limits::default(), &mut |s| {
+                    progress(Progress::States(s.unique));
+                });
+                let verdict = match (&cex, stats.complete) {
+                    (Some(c), _) => Verdict::Violated(c.violation.invariant),
+                    (None, true) => Verdict::Holds,
+                    (None, false) => Verdict::Incomplete,
+                };
+                Row {
+                    variant,
+                    checker,
+                    scenario,
+                    explored: stats.unique,
+                    seconds: stats.seconds,
+                    verdict,
+                    counterexample: cex.map(|c| (c.actions, c.violation)),
+                }
+            }
+        };
+        rows.push(row);
+    }
+    rows
+}
+
+/// Progress events for a progress bar.
+pub enum Progress<'a> {
+    Start { index: usize, total: usize, variant: Variant, checker: Checker, scenario: &'a Scenario },
+    States(u64),
+}
+
+/// The verdict table as text.
+pub fn table(rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<24} {:<14} {:<46} {:>12} {:>8}  {:<10} invariant",
+        "variant", "checker", "scenario", "explored", "seconds", "verdict"
+    );
+    for r in rows {
+        let inv = match &r.verdict {
+            Verdict::Violated(i) => i.to_string(),
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<24} {:<14} {:<46} {:>12} {:>8.2}  {:<10} {}",
+            r.variant.name(),
+            r.checker.name(),
+            r.scenario.describe(),
+            r.explored,
+            r.seconds,
+            r.verdict,
+            inv
+        );
+    }
+    s
+}

@@ -1,0 +1,139 @@
+//! Exhaustive proofs of the reference protocol (crash at every step, no
+//! preemption bound), and the broken variants the same search must reject
+//! with their shortest counterexample.
+//!
+//! Run with `cargo test --release --test exhaustive -- --nocapture` to see
+//! the figures (states, unique states, depth, seconds) for each scenario.
+
+use stagedir::check::bfs::{explore, Counterexample, Limits, Stats};
+use stagedir::check::scenario::Scenario;
+use stagedir::check::trace::{render_lines, replay};
+use stagedir::check::token;
+use stagedir::fs::sim::LockKind;
+use stagedir::variants::Variant;
+
+fn run(scn: &Scenario) -> (Stats, Option<Counterexample>) {
+    let (stats, cex) = explore(scn, Limits::default(), &mut |_| {});
+    println!(
+        "{:<28} {:<50} transitions={:>10} unique={:>9} depth={:>3} terminal={:>8} seconds={:.2}",
+        scn.variant.name(),
+        scn.describe(),
+        stats.transitions,
+        stats.unique,
+        stats.depth,
+        stats.terminal,
+        stats.seconds
+    );
+    (stats, cex)
+}
+
+/// The reference holds on `scn`: the search completes and finds nothing.
+#[track_caller]
+fn proves(scn: Scenario) -> Stats {
+    let (stats, cex) = run(&scn);
+    if let Some(cex) = cex {
+        let trace = replay(&cex.scenario, &cex.actions).expect("replay");
+        panic!("counterexample:\n{}\ntoken: {}", render_lines(&trace), token::encode(&cex.scenario, &cex.actions));
+    }
+    assert!(stats.complete, "search stopped early");
+    assert!(stats.terminal > 0, "no schedule reached its end");
+    stats
+}
+
+fn scenario(creators: u8, recoverers: u8, ids: u8, kind: LockKind) -> Scenario {
+    let mut s = Scenario::new(Variant::Reference, creators, recoverers, ids);
+    s.lock_kind = kind;
+    s
+}
+
+#[test]
+fn reference_2_creators_1_recoverer_flock() {
+    proves(scenario(2, 1, 1, LockKind::Flock));
+    proves(scenario(2, 1, 2, LockKind::Flock));
+}
+
+#[test]
+fn reference_1_creator_2_recoverers_flock() {
+    proves(scenario(1, 2, 1, LockKind::Flock));
+    proves(scenario(1, 2, 2, LockKind::Flock));
+}
+
+#[test]
+fn reference_2_creators_2_recoverers_flock() {
+    proves(scenario(2, 2, 1, LockKind::Flock));
+    proves(scenario(2, 2, 2, LockKind::Flock));
+}
+
+#[test]
+fn reference_2_creators_1_recoverer_ofd() {
+    proves(scenario(2, 1, 1, LockKind::Ofd));
+    proves(scenario(2, 1, 2, LockKind::Ofd));
+}
+
+#[test]
+fn reference_1_creator_2_recoverers_ofd() {
+    proves(scenario(1, 2, 1, LockKind::Ofd));
+    proves(scenario(1, 2, 2, LockKind::Ofd));
+}
+
+#[test]
+fn reference_2_creators_2_recoverers_ofd() {
+    proves(scenario(2, 2, 1, LockKind::Ofd));
+    proves(scenario(2, 2, 2, LockKind::Ofd));
+}
+
+#[test]
+fn reference_recoverer_thread_in_a_live_owners_process_sees_it_busy() {
+    let mut s = scenario(1, 1, 1, LockKind::Flock);
+    s.shared_process = true;
+    proves(s.clone());
+    // POSIX locks never conflict within a process: the registry stands in.
+    s.lock_kind = LockKind::Posix;
+    s.use_registry = true;
+    proves(s);
+}
+
+#[test]
+fn reference_survives_injected_errors() {
+    let mut s = scenario(1, 1, 1, LockKind::Flock);
+    s.faults = 1;
+    proves(s.clone());
+    s.faults = 2;
+    proves(s);
+}
+
+#[test]
+fn reference_removes_trees_without_following_symlinks() {
+    let mut s = scenario(1, 1, 1, LockKind::Flock);
+    s.item_shape = stagedir::check::scenario::ItemShape::Tree;
+    s.foreign = true;
+    proves(s);
+}
+
+#[test]
+fn reference_stage_across_devices_fails_and_keeps_the_item() {
+    let mut s = scenario(1, 1, 1, LockKind::Flock);
+    s.cross_device_item = true;
+    s.items = 2;
+    proves(s);
+}
+
+/// The search rejects `variant` with its shortest counterexample; the
+/// replayed trace ends in the same violation.
+#[track_caller]
+fn rejects(mut scn: Scenario) -> Counterexample {
+    scn = scn.with_variant_defaults();
+    let (_, cex) = run(&scn);
+    let cex = cex.unwrap_or_else(|| panic!("{} survived {}", scn.variant, scn.describe()));
+    let trace = replay(&cex.scenario, &cex.actions).expect("replay");
+    println!("{}\n{}token: {}\n", cex.violation, render_lines(&trace), token::encode(&cex.scenario, &cex.actions));
+    assert_eq!(trace.violation.as_ref(), Some(&cex.violation), "replay reproduces the violation");
+    cex
+}
+
+#[test]
+fn no_identity_recheck_is_rejected_with_shortest_trace() {
+    let scn = Scenario::new(Variant::from_name("no-identity-recheck").unwrap(), 2, 1, 1);
+    let cex = rejects(scn);
+    assert!(cex.actions.len() < 40, "shortest trace: {} steps", cex.actions.len());
+}

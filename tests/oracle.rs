@@ -1,0 +1,171 @@
+//! Each invariant of the oracle, fed a hand-made broken history, is named.
+
+use std::path::{Path, PathBuf};
+
+use stagedir::check::oracle::{self, Invariant};
+use stagedir::check::scenario::Scenario;
+use stagedir::check::world::{Action, Life, Proc, Record, World};
+use stagedir::fs::{Errno, Op, Value};
+use stagedir::protocol::layout::{data_path, lock_path};
+use stagedir::variants::script::{Script, ScriptStep};
+use stagedir::variants::{Program, Variant};
+
+fn scenario() -> Scenario {
+    Scenario::new(Variant::Reference, 0, 0, 2)
+}
+
+fn root() -> PathBuf {
+    PathBuf::from("/r")
+}
+
+fn step(op: Op, owns_after: Option<u128>) -> ScriptStep {
+    ScriptStep { op, owns_after }
+}
+
+/// A world of scripted processes (the bool: is a recoverer).
+fn world(scn: &Scenario, scripts: Vec<(Vec<ScriptStep>, bool)>) -> World {
+    let mut fs = scn.initial_fs();
+    fs.mkdir_all(Path::new("/s"));
+    fs.write_file(Path::new("/s/item"));
+    let procs = scripts
+        .into_iter()
+        .map(|(steps, rec)| Proc { pid: fs.spawn(), program: Program::Script(Script::new(steps, rec)), life: Life::Running })
+        .collect();
+    World { fs, procs, faults_left: 0 }
+}
+
+/// Runs the schedule; the first invariant broken, if any.
+#[track_caller]
+fn check(scn: &Scenario, w: &mut World, schedule: &[u8]) -> Option<Invariant> {
+    for &p in schedule {
+        let (_, v) = w.apply(scn, Action::Step(p));
+        if let Some(v) = v {
+            return Some(v.invariant);
+        }
+    }
+    None
+}
+
+#[test]
+fn two_live_owners_of_one_id_break_inv1() {
+    let scn = scenario();
+    let lock = lock_path(&root(), 1);
+    let mut w = world(
+        &scn,
+        vec![
+            (vec![step(Op::CreateExcl { path: lock.clone() }, Some(1)), step(Op::Fsync { fd: 3 }, Some(1))], false),
+            (vec![step(Op::Open { path: lock }, Some(1))], true),
+        ],
+    );
+    assert_eq!(check(&scn, &mut w, &[0]), None, "one owner is fine");
+    assert_eq!(check(&scn, &mut w, &[1]), Some(Invariant::OneOwner));
+}
+
+#[test]
+fn removing_a_live_owners_item_breaks_inv2() {
+    let scn = scenario();
+    let data = data_path(&root(), 1);
+    let staged = data.join("0-item");
+    let owner = vec![
+        step(Op::CreateExcl { path: lock_path(&root(), 1) }, Some(1)),
+        step(Op::Mkdir { path: data.clone() }, Some(1)),
+        step(Op::Rename { from: "/s/item".into(), to: staged.clone() }, Some(1)),
+        step(Op::Fsync { fd: 3 }, Some(1)),
+    ];
+    let mut w = world(&scn, vec![(owner, false), (vec![step(Op::Unlink { path: staged }, None)], false)]);
+    assert_eq!(check(&scn, &mut w, &[0, 0, 0]), None);
+    assert_eq!(check(&scn, &mut w, &[1]), Some(Invariant::OwnerDataUntouched));
+}
+
+#[test]
+fn the_owner_removing_its_own_item_keeps_inv2() {
+    let scn = scenario();
+    let data = data_path(&root(), 1);
+    let staged = data.join("0-item");
+    let owner = vec![
+        step(Op::CreateExcl { path: lock_path(&root(), 1) }, Some(1)),
+        step(Op::Mkdir { path: data }, Some(1)),
+        step(Op::Rename { from: "/s/item".into(), to: staged.clone() }, Some(1)),
+        step(Op::Unlink { path: staged }, Some(1)),
+    ];
+    let mut w = world(&scn, vec![(owner, false)]);
+    assert_eq!(check(&scn, &mut w, &[0, 0, 0, 0]), None);
+}
+
+#[test]
+fn stage_ok_with_source_still_there_breaks_inv3() {
+    let scn = scenario();
+    let w = world(&scn, vec![(vec![step(Op::Fsync { fd: 3 }, None)], false)]);
+    let rec = Record {
+        pid: w.procs[0].pid,
+        action: Action::Step(0),
+        op: Some(Op::Rename { from: "/s/item".into(), to: "/r/x".into() }),
+        result: Some(Ok(Value::Unit)),
+        exited: false,
+    };
+    let v = oracle::after_step(&scn, &w, &rec, &[]).expect("violation");
+    assert_eq!(v.invariant, Invariant::StageAtomic);
+}
+
+#[test]
+fn stage_err_with_source_gone_breaks_inv3() {
+    let scn = scenario();
+    let w = world(&scn, vec![(vec![step(Op::Fsync { fd: 3 }, None)], false)]);
+    let rec = Record {
+        pid: w.procs[0].pid,
+        action: Action::Step(0),
+        op: Some(Op::Rename { from: "/s/missing".into(), to: "/r/x".into() }),
+        result: Some(Err(Errno::EIO)),
+        exited: false,
+    };
+    let v = oracle::after_step(&scn, &w, &rec, &[]).expect("violation");
+    assert_eq!(v.invariant, Invariant::StageAtomic);
+}
+
+#[test]
+fn data_without_lock_file_breaks_inv4() {
+    let scn = scenario();
+    let mut w = world(&scn, vec![(vec![step(Op::Mkdir { path: data_path(&root(), 1) }, None)], false)]);
+    assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::DataUnderLock));
+}
+
+#[test]
+fn a_mount_inside_stale_data_leaks_and_breaks_inv5() {
+    let scn = scenario();
+    let data = data_path(&root(), 1);
+    let mut w = world(&scn, vec![]);
+    w.fs.write_file(&lock_path(&root(), 1));
+    w.fs.mkdir_all(&data.join("mnt"));
+    w.fs.mount(&data.join("mnt"));
+    let (records, v) = w.final_check(&scn);
+    assert!(records.iter().any(|r| r.result == Some(Err(Errno::EBUSY))), "rmdir of the mount is EBUSY");
+    assert_eq!(v.expect("leak").invariant, Invariant::NothingLeaks);
+}
+
+#[test]
+fn a_clean_root_keeps_inv5() {
+    let scn = scenario();
+    let mut w = world(&scn, vec![]);
+    w.fs.write_file(&lock_path(&root(), 1));
+    w.fs.mkdir_all(&data_path(&root(), 1).join("d"));
+    w.fs.write_file(&data_path(&root(), 1).join("d/f"));
+    w.fs.write_file(&root().join("foreign"));
+    let (_, v) = w.final_check(&scn);
+    assert_eq!(v, None);
+    assert_eq!(w.fs.list(&root()).len(), 3, "final_check works on a copy");
+}
+
+#[test]
+fn recovery_removing_a_foreign_name_breaks_inv6() {
+    let scn = scenario();
+    let mut w = world(&scn, vec![(vec![step(Op::Unlink { path: "/s/item".into() }, None)], true)]);
+    assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
+}
+
+#[test]
+fn recovery_following_a_symlink_breaks_inv6() {
+    let scn = scenario();
+    let mut w = world(&scn, vec![(vec![step(Op::PathIdentity { path: "/r/link/keep".into() }, None)], true)]);
+    w.fs.symlink(Path::new("/r/link"), Path::new("/o"));
+    assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
+}
