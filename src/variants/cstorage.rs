@@ -31,15 +31,21 @@
 //! then `UnlockAndDelete` (unlink, close, drop the map entry).
 //!
 //! # Modelling choices
-//! - **When the map entry is held.** Upstream checks the map, opens, locks,
-//!   and inserts on success, all under one process mutex; it deletes the
-//!   entry after unlink and close, under the same mutex. We reserve before
-//!   the open and release after a failed lock's close, and release after the
-//!   close in `UnlockAndDelete`: to every other thread of the process this is
-//!   the same, because nothing can observe the map between those steps. In
-//!   the checker each process runs one program, so the map never refuses
-//!   anything; it is modelled for fidelity, and always used (upstream has no
-//!   switch: `RoleParams::use_registry` is ignored).
+//! - **When the map entry is held.** Upstream checks the map, opens, locks
+//!   and inserts on success under one process mutex, and unlinks, closes
+//!   and deletes the entry under the same mutex; a second thread blocks on
+//!   the mutex and then sees the outcome. The model has no blocking: the
+//!   entry is reserved ([`Op::Reserve`]) before the open and released after
+//!   a failed lock's close, or after the close in `UnlockAndDelete`, so a
+//!   thread arriving in between sees "in use" at once. That is what it
+//!   would conclude after waiting when the holder's attempt succeeds; when
+//!   the attempt fails, another process holds the file and its own try-lock
+//!   would fail too; after an `UnlockAndDelete` it would only have
+//!   recreated and removed an empty lock file. The `close` after
+//!   `CreateTemp` is outside the mutex upstream and here: under POSIX locks
+//!   it drops every lock the process holds on that file, a sibling
+//!   thread's included. The map is always used (upstream has no switch:
+//!   `RoleParams::use_registry` is ignored).
 //! - **Retry bounds.** Upstream makes `maxRetries + 1` = 1001 lock attempts
 //!   (and then dereferences a nil lock in the error message: a panic, which
 //!   in the model is the process ending) and `CreateTemp` tries 10000 names.
