@@ -5,8 +5,16 @@
 //! lock is released. This crate implements the protocol once, as sans-IO step
 //! machines ([`protocol`]), runs them on a real filesystem ([`fs::real`]) and
 //! on a deterministic simulated one ([`fs::sim`]) that every checker explores.
+//! [`StagingRoot`] and [`Instance`] are the API a store uses.
 
-pub mod fs;
+pub mod api;
 pub mod check;
+pub mod fs;
 pub mod protocol;
+pub mod sync;
 pub mod variants;
+
+pub use api::{Error, Instance, Options, StagingRoot};
+pub use fs::real::RealFs;
+pub use protocol::recover::Report;
+pub use protocol::status::{InstanceStatus, Liveness, StatusReport};

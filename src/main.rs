@@ -1,1 +1,7 @@
-fn main() {}
+//! The `stagedir` command-line tool; everything lives in `cli/`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

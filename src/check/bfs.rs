@@ -8,7 +8,7 @@
 //! step's record at hand. BFS gives the shortest counterexample by
 //! construction: states are expanded in order of depth.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::Instant;
 
@@ -25,16 +25,47 @@ pub fn fingerprint(w: &World) -> Fingerprint {
     h.digest128()
 }
 
+/// Hashes a fingerprint key by folding it: fingerprints are already
+/// uniformly distributed, so a second hash would only cost time.
+#[derive(Default, Clone, Copy)]
+pub struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ *b as u64;
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+/// A map keyed by fingerprints.
+pub type FpMap<V> = HashMap<Fingerprint, V, std::hash::BuildHasherDefault<FoldHasher>>;
+
 /// Bounds on one search.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Stop (verdict: incomplete) after this many unique states.
+    /// Default 50,000,000 (`STAGEDIR_STATES_MAX`).
     pub states_max: u64,
+    /// Worker threads expanding each level. Default: the machine's
+    /// available parallelism (`STAGEDIR_THREADS`).
+    pub threads: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { states_max: 50_000_000 }
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Limits {
+            states_max: env("STAGEDIR_STATES_MAX").unwrap_or(50_000_000),
+            threads: env("STAGEDIR_THREADS").map(|t| t as usize).unwrap_or(cores),
+        }
     }
 }
 
@@ -65,26 +96,70 @@ pub struct Counterexample {
     pub violation: Violation,
 }
 
-/// Explores every schedule of `scn`. `progress` is called about every
-/// 100,000 states with the running figures.
+/// One expanded state's successors, from one worker.
+struct Expanded {
+    /// (parent, action, successor, its fingerprint): new to the search as
+    /// far as this worker could tell.
+    succs: Vec<(Fingerprint, Action, World, Fingerprint)>,
+    transitions: u64,
+    terminal: u64,
+    /// The first violation in frontier order: (parent, the action that broke
+    /// it or `None` for the final recovery of a terminal state, violation).
+    violation: Option<(Fingerprint, Option<Action>, Violation)>,
+}
+
+fn expand(scn: &Scenario, chunk: &[(World, Fingerprint)], seen: &FpMap<(Fingerprint, Action)>) -> Expanded {
+    let mut out = Expanded { succs: Vec::new(), transitions: 0, terminal: 0, violation: None };
+    let mut local: FpMap<()> = FpMap::default();
+    let mut actions = Vec::new();
+    for (world, fp) in chunk {
+        if world.is_terminal() {
+            out.terminal += 1;
+            if let (_, Some(v)) = world.final_check(scn) {
+                out.violation = Some((*fp, None, v));
+                return out;
+            }
+            continue;
+        }
+        world.actions(scn, &mut actions);
+        for &action in &actions {
+            let mut next = world.clone();
+            let (_, violation) = next.apply(scn, action);
+            out.transitions += 1;
+            if let Some(v) = violation {
+                out.violation = Some((*fp, Some(action), v));
+                return out;
+            }
+            let next_fp = fingerprint(&next);
+            if !seen.contains_key(&next_fp) && local.insert(next_fp, ()).is_none() {
+                out.succs.push((*fp, action, next, next_fp));
+            }
+        }
+    }
+    out
+}
+
+/// Explores every schedule of `scn`, breadth first, level by level: the
+/// states of one depth are expanded by [`Limits::threads`] workers, then
+/// merged in a fixed order, so the result (and the counterexample) does not
+/// depend on the number of threads. `progress` is called after each level
+/// with the running figures.
 pub fn explore(
     scn: &Scenario,
     limits: Limits,
     progress: &mut dyn FnMut(&Stats),
 ) -> (Stats, Option<Counterexample>) {
     let start = Instant::now();
+    let threads = limits.threads.max(1);
     let init = World::new(scn);
     let init_fp = fingerprint(&init);
     // Parent links: fingerprint -> (parent fingerprint, action). The root
     // links to itself.
-    let mut parents: HashMap<Fingerprint, (Fingerprint, Action)> = HashMap::new();
+    let mut parents: FpMap<(Fingerprint, Action)> = FpMap::default();
     parents.insert(init_fp, (init_fp, Action::Step(0)));
-    let mut queue: VecDeque<(World, Fingerprint, u32)> = VecDeque::new();
-    queue.push_back((init, init_fp, 0));
+    let mut frontier: Vec<(World, Fingerprint)> = vec![(init, init_fp)];
     let mut stats = Stats { unique: 1, ..Stats::default() };
-    let mut actions = Vec::new();
-    let mut next_report = 100_000;
-    let path_to = |parents: &HashMap<Fingerprint, (Fingerprint, Action)>, mut fp: Fingerprint| {
+    let path_to = |parents: &FpMap<(Fingerprint, Action)>, mut fp: Fingerprint| {
         let mut path = Vec::new();
         while fp != init_fp {
             let (parent, action) = parents[&fp];
@@ -94,45 +169,51 @@ pub fn explore(
         path.reverse();
         path
     };
-    while let Some((world, fp, depth)) = queue.pop_front() {
-        stats.depth = stats.depth.max(depth);
-        if world.is_terminal() {
-            stats.terminal += 1;
-            let (_, violation) = world.final_check(scn);
-            if let Some(violation) = violation {
-                stats.seconds = start.elapsed().as_secs_f64();
-                let actions = path_to(&parents, fp);
-                return (stats, Some(Counterexample { scenario: scn.clone(), actions, in_final_recovery: true, violation }));
-            }
-            continue;
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        stats.depth = depth;
+        // Small levels are not worth a thread.
+        let workers = if frontier.len() < 256 { 1 } else { threads };
+        let chunk = frontier.len().div_ceil(workers);
+        let results: Vec<Expanded> = if workers == 1 {
+            vec![expand(scn, &frontier, &parents)]
+        } else {
+            let seen = &parents;
+            std::thread::scope(|s| {
+                let handles: Vec<_> =
+                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, c, seen))).collect();
+                handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
+            })
+        };
+        frontier = Vec::new();
+        for r in &results {
+            stats.transitions += r.transitions;
+            stats.terminal += r.terminal;
         }
-        world.actions(scn, &mut actions);
-        for &action in &actions {
-            let mut next = world.clone();
-            let (_, violation) = next.apply(scn, action);
-            stats.transitions += 1;
-            if let Some(violation) = violation {
-                stats.seconds = start.elapsed().as_secs_f64();
-                let mut path = path_to(&parents, fp);
-                path.push(action);
-                return (stats, Some(Counterexample { scenario: scn.clone(), actions: path, in_final_recovery: false, violation }));
-            }
-            let next_fp = fingerprint(&next);
-            if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(next_fp) {
-                e.insert((fp, action));
-                stats.unique += 1;
-                queue.push_back((next, next_fp, depth + 1));
-            }
-        }
-        if stats.unique >= next_report {
-            next_report += 100_000;
+        // The first violation in frontier order: the same whatever the
+        // number of workers, and at the smallest depth.
+        if let Some((fp, action, violation)) = results.iter().find_map(|r| r.violation.clone()) {
             stats.seconds = start.elapsed().as_secs_f64();
-            progress(&stats);
+            let mut actions = path_to(&parents, fp);
+            actions.extend(action);
+            let in_final_recovery = action.is_none();
+            return (stats, Some(Counterexample { scenario: scn.clone(), actions, in_final_recovery, violation }));
         }
+        for r in results {
+            for (parent, action, world, fp) in r.succs {
+                if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(fp) {
+                    e.insert((parent, action));
+                    frontier.push((world, fp));
+                }
+            }
+        }
+        stats.unique = parents.len() as u64;
+        stats.seconds = start.elapsed().as_secs_f64();
+        progress(&stats);
         if stats.unique >= limits.states_max {
-            stats.seconds = start.elapsed().as_secs_f64();
             return (stats, None);
         }
+        depth += 1;
     }
     stats.complete = true;
     stats.seconds = start.elapsed().as_secs_f64();

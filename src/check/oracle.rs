@@ -168,8 +168,9 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(Pid
             }
         }
     }
-    // INV-4: every data directory has its lock file.
-    if layout.claims_data_under_lock() {
+    // INV-4: every data directory has its lock file. Only a step that
+    // changes names directly in ROOT can change this.
+    if layout.claims_data_under_lock() && result.is_ok() && changes_names_in(op, root) {
         for (name, _) in w.fs.list(root) {
             if let Entry::Data(id) = layout.classify(&name) {
                 let lock = layout.lock_path(root, id);
@@ -187,6 +188,18 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(Pid
         return violation(Invariant::RecoveryConfined, format!("{OUTSIDE}/keep was removed"));
     }
     None
+}
+
+/// Whether `op` can add or remove a name directly inside `dir`.
+fn changes_names_in(op: &Op, dir: &Path) -> bool {
+    let parent_is = |p: &Path| p.parent() == Some(dir);
+    match op {
+        Op::CreateExcl { path } | Op::OpenCreate { path } | Op::Mkdir { path } | Op::Unlink { path } | Op::Rmdir { path } => {
+            parent_is(path)
+        }
+        Op::Rename { from, to } => parent_is(from) || parent_is(to),
+        _ => false,
+    }
 }
 
 /// The bait symlink planted by `Scenario::foreign` has no lock file by

@@ -28,15 +28,29 @@ pub type Id = u128;
 
 /// Formats an id as the 32 lower-case hex digits used in file names.
 pub fn id_hex(id: Id) -> String {
-    format!("{id:032x}")
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for shift in (0..32).rev() {
+        out.push(DIGITS[((id >> (shift * 4)) & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// Parses exactly 32 lower-case hex digits; anything else is `None`.
 pub fn parse_id_hex(s: &str) -> Option<Id> {
-    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() != 32 {
         return None;
     }
-    u128::from_str_radix(s, 16).ok()
+    let mut id: Id = 0;
+    for b in s.bytes() {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        id = (id << 4) | digit as Id;
+    }
+    Some(id)
 }
 
 /// What a path names, as `lstat(2)` sees it (symlinks are not followed).

@@ -59,8 +59,34 @@ pub struct Create {
     undo: Vec<Op>,
     /// This machine believes it owns `id` (oracle ghost state).
     owns: bool,
-    last: String,
+    last: Retry,
     step: Step,
+}
+
+/// Why the last id was given up (for the exhaustion error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Retry {
+    None,
+    /// Another thread of this process holds the id (`EBUSY` from the registry).
+    Reserved,
+    /// The lock file or data directory name exists (`EEXIST`).
+    Exists,
+    /// The lock is held by someone else (`EWOULDBLOCK`).
+    Busy,
+    /// The path no longer names the inode we locked.
+    IdentityChanged,
+}
+
+impl std::fmt::Display for Retry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Retry::None => "none",
+            Retry::Reserved => "id reserved by another thread of this process (EBUSY)",
+            Retry::Exists => "name exists (EEXIST)",
+            Retry::Busy => "lock held by another owner (EWOULDBLOCK)",
+            Retry::IdentityChanged => "lock file replaced or unlinked after locking",
+        })
+    }
 }
 
 impl Create {
@@ -74,7 +100,7 @@ impl Create {
             fd: 0,
             undo: Vec::new(),
             owns: false,
-            last: String::from("none"),
+            last: Retry::None,
             step: Step::DrawId,
         }
     }
@@ -94,7 +120,7 @@ impl Create {
     }
 
     /// Give up this id: undo, then try another (`None`) or fail.
-    fn abandon(&mut self, why: String, fail: Option<Error>) -> Step {
+    fn abandon(&mut self, why: Retry, fail: Option<Error>) -> Step {
         self.last = why;
         Step::Undo(fail)
     }
@@ -131,7 +157,7 @@ impl Create {
             return Step::Done(Err(Error::AttemptsExhausted {
                 root: self.root.clone(),
                 attempts: self.attempt,
-                last: self.last.clone(),
+                last: self.last.to_string(),
             }));
         }
         Step::DrawId
@@ -182,14 +208,14 @@ impl Machine for Create {
                 self.undo.push(Op::Release { id: self.id });
                 self.after_reserve()
             }
-            (Step::Reserve, Err(Errno::EBUSY)) => self.abandon(format!("{op}: EBUSY"), None),
+            (Step::Reserve, Err(Errno::EBUSY)) => self.abandon(Retry::Reserved, None),
             // C3: create the lock file exclusively: a name nobody else holds.
             (Step::CreateLock, Ok(Value::Fd(fd))) => {
                 self.fd = fd;
                 self.undo.push(Op::Close { fd });
                 Step::Lock
             }
-            (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(format!("{op}: EEXIST"), None),
+            (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
             // C4: take the lock without blocking; busy means a recoverer
             // opened our new file first: let it have the name.
             (Step::Lock, Ok(_)) => {
@@ -199,7 +225,7 @@ impl Machine for Create {
                     Step::FdIdentity
                 }
             }
-            (Step::Lock, Err(Errno::EWOULDBLOCK)) => self.abandon(format!("{op}: EWOULDBLOCK"), None),
+            (Step::Lock, Err(Errno::EWOULDBLOCK)) => self.abandon(Retry::Busy, None),
             // C5: identity re-check: the locked inode is still the one the
             // path names, with a link (INV-1, one owner per id).
             (Step::FdIdentity, Ok(Value::Identity(fd_id))) => Step::PathIdentity(fd_id),
@@ -208,11 +234,11 @@ impl Machine for Create {
                 if fd_id.same_inode(&path_id) && fd_id.nlink > 0 {
                     self.after_lock_verified()
                 } else {
-                    self.abandon(format!("{op}: identity changed after locking"), None)
+                    self.abandon(Retry::IdentityChanged, None)
                 }
             }
             (Step::PathIdentity(_), Err(Errno::ENOENT)) => {
-                self.abandon(format!("{op}: ENOENT after locking"), None)
+                self.abandon(Retry::IdentityChanged, None)
             }
             // C6: only now the data directory (INV-4: data only under a lock).
             (Step::Mkdir, Ok(_)) => {
@@ -225,7 +251,7 @@ impl Machine for Create {
             }
             // An existing data directory under our fresh lock is an orphan of
             // some other writer: never adopt it; recovery reclaims it.
-            (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(format!("{op}: EEXIST"), None),
+            (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
             (Step::Undo(then), _) => {
                 let undone = self.undo.pop().expect("undo stack");
                 if matches!(undone, Op::Unlink { .. }) {

@@ -13,12 +13,16 @@ pub const DATA_SUFFIX: &str = ".data";
 
 /// `ROOT/<id>.lock`.
 pub fn lock_path(root: &Path, id: Id) -> PathBuf {
-    root.join(format!("{}{LOCK_SUFFIX}", id_hex(id)))
+    let mut name = id_hex(id);
+    name.push_str(LOCK_SUFFIX);
+    root.join(name)
 }
 
 /// `ROOT/<id>.data`.
 pub fn data_path(root: &Path, id: Id) -> PathBuf {
-    root.join(format!("{}{DATA_SUFFIX}", id_hex(id)))
+    let mut name = id_hex(id);
+    name.push_str(DATA_SUFFIX);
+    root.join(name)
 }
 
 /// What a name in ROOT is.

@@ -15,14 +15,18 @@
 //! - [`stage::Stage`]: one rename into the data directory (S1);
 //! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D3);
 //! - [`recover::Recover`]: TryLock-based recovery (V1..V12);
-//! - [`remove_tree::RemoveTree`]: removal without following symlinks (R1..R6).
+//! - [`remove_tree::RemoveTree`]: removal without following symlinks (R1..R6);
+//! - [`open_root::OpenRoot`]: checking and creating ROOT (O1..O3);
+//! - [`status::Status`]: the read-only live/stale listing (T1..T8).
 
 pub mod cleanup;
 pub mod create;
 pub mod layout;
+pub mod open_root;
 pub mod recover;
 pub mod remove_tree;
 pub mod stage;
+pub mod status;
 
 use crate::fs::{Fs, Op, OpResult};
 

@@ -37,11 +37,14 @@ use crate::fs::{Errno, Fd, FileKind, Id, Identity, Op, OpError, OpResult, Value}
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Report {
     /// Ids whose owner was gone: data and lock file removed.
+    #[serde(serialize_with = "ser_ids")]
     pub reclaimed: Vec<Id>,
     /// Ids whose lock is held by a live owner: left alone.
+    #[serde(serialize_with = "ser_ids")]
     pub live: Vec<Id>,
     /// Ids that changed while we looked (lock file replaced or removed, or
     /// claimed by someone else first): left alone, nothing to do.
+    #[serde(serialize_with = "ser_ids")]
     pub raced: Vec<Id>,
     /// Names in ROOT matching neither `<id>.lock` nor `<id>.data`.
     pub foreign: Vec<String>,
@@ -50,7 +53,13 @@ pub struct Report {
     pub errors: Vec<(Id, OpError)>,
 }
 
-fn ser_errors<S: serde::Serializer>(v: &[(Id, OpError)], s: S) -> Result<S::Ok, S::Error> {
+/// Ids as the 32 hex digits of their file names, not as JSON numbers
+/// (a `u128` does not fit a JSON reader's double).
+fn ser_ids<S: serde::Serializer>(v: &[Id], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|id| crate::fs::id_hex(*id)))
+}
+
+pub(crate) fn ser_errors<S: serde::Serializer>(v: &[(Id, OpError)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(v.len()))?;
     for (id, e) in v {
@@ -255,6 +264,7 @@ impl Machine for Recover {
             }
             // Held by a thread of this process.
             (Step::Reserve, Err(Errno::EBUSY)) => self.end_id(Outcome::Live),
+            (Step::Reserve, Err(errno)) => self.end_id(failed(errno)),
             // V4: open the lock file, never creating it.
             (Step::OpenLock, Ok(Value::Fd(fd))) => {
                 self.fd = Some(fd);

@@ -3,7 +3,10 @@
 //!
 //! Depth first: list a directory completely (one `readdir` a step), close the
 //! stream, then remove each entry (files and symlinks by `unlink`, directories
-//! by descending), then `rmdir` the directory. At most one directory stream is
+//! by descending after an `lstat` shows them on the same device), then `rmdir`
+//! the directory. A directory on another device (something mounted inside the
+//! staged tree) stops the removal with `EBUSY` before anything on that other
+//! filesystem is touched. At most one directory stream is
 //! open at any time, so an error path has at most one descriptor to close.
 //!
 //! A concurrent removal is tolerated: `ENOENT` on any step counts as done for
@@ -36,6 +39,8 @@ struct Frame {
 enum State {
     /// lstat the root of the tree.
     Stat,
+    /// lstat a subdirectory before descending: a mount point is not crossed.
+    StatDir(PathBuf),
     /// unlink a non-directory: the root itself or an entry of the top frame.
     Unlink(PathBuf),
     /// Open the top frame's directory for listing.
@@ -65,13 +70,15 @@ enum State {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RemoveTree {
     root: PathBuf,
+    /// The device of the root: a directory on another one is a mount point.
+    dev: u64,
     stack: Vec<Frame>,
     state: State,
 }
 
 impl RemoveTree {
     pub fn new(root: PathBuf) -> Self {
-        RemoveTree { root, stack: Vec::new(), state: State::Stat }
+        RemoveTree { root, dev: 0, stack: Vec::new(), state: State::Stat }
     }
 
     /// The root this machine removes.
@@ -114,6 +121,7 @@ impl Machine for RemoveTree {
         let frame_dir = || self.stack.last().expect("frame").dir.clone();
         Some(match &self.state {
             State::Stat => Op::PathIdentity { path: self.root.clone() },
+            State::StatDir(path) => Op::PathIdentity { path: path.clone() },
             State::Unlink(path) => Op::Unlink { path: path.clone() },
             State::OpenDir => Op::OpenDir { path: frame_dir() },
             State::Read(fd) => Op::ReadDirNext { fd: *fd },
@@ -130,9 +138,21 @@ impl Machine for RemoveTree {
         self.state = match (state, result) {
             // R1: lstat, never stat: a symlink root is unlinked, not followed.
             (State::Stat, Ok(Value::Identity(id))) => match id.kind {
-                FileKind::Dir => self.push_dir(self.root.clone()),
+                FileKind::Dir => {
+                    self.dev = id.dev;
+                    self.push_dir(self.root.clone())
+                }
                 _ => State::Unlink(self.root.clone()),
             },
+            // R5a: never cross into another filesystem: a mount point inside
+            // the tree fails the removal with EBUSY before anything below it
+            // is touched (what rmdir(2) of a mount point would say).
+            (State::StatDir(path), Ok(Value::Identity(id))) => match id.kind {
+                FileKind::Dir if id.dev != self.dev => Self::fail(op, Errno::EBUSY),
+                FileKind::Dir => self.push_dir(path),
+                _ => State::Unlink(path),
+            },
+            (State::StatDir(_), Err(Errno::ENOENT)) => State::Next,
             (State::Stat, Err(Errno::ENOENT)) => State::Done(Ok(())),
             // R2: unlink one name; ENOENT means a concurrent remover got it.
             (State::Unlink(_), Ok(_)) | (State::Unlink(_), Err(Errno::ENOENT)) => {
@@ -178,7 +198,7 @@ impl Machine for RemoveTree {
                 Some((name, kind)) => {
                     let path = frame.dir.join(&name);
                     if kind == FileKind::Dir {
-                        self.push_dir(path)
+                        State::StatDir(path)
                     } else {
                         State::Unlink(path)
                     }

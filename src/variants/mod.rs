@@ -302,6 +302,31 @@ pub enum Program {
     ReviewRecoverer(review::Recoverer),
     /// A hand-made history (see [`script`]).
     Script(script::Script),
+    /// A process that has ended (exited or crashed). Its program state is
+    /// dropped so that states differing only in where a dead process
+    /// stopped are one state to the search.
+    Ended(Ended),
+}
+
+/// The program of a process that has ended: takes no step, owns nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Ended {
+    pub recoverer: bool,
+}
+
+impl Role for Ended {
+    fn op(&self) -> Option<Op> {
+        None
+    }
+    fn feed(&mut self, _result: OpResult) {
+        panic!("feed to an ended process");
+    }
+    fn owned(&self) -> Option<Id> {
+        None
+    }
+    fn is_recoverer(&self) -> bool {
+        self.recoverer
+    }
 }
 
 impl Program {
@@ -316,6 +341,7 @@ impl Program {
             Program::ReviewCreator(r) => r,
             Program::ReviewRecoverer(r) => r,
             Program::Script(r) => r,
+            Program::Ended(r) => r,
         }
     }
 
@@ -330,7 +356,15 @@ impl Program {
             Program::ReviewCreator(r) => r,
             Program::ReviewRecoverer(r) => r,
             Program::Script(r) => r,
+            Program::Ended(r) => r,
         }
+    }
+}
+
+impl Program {
+    /// Replaces the program with the tombstone of an ended process.
+    pub fn end(&mut self) {
+        *self = Program::Ended(Ended { recoverer: self.is_recoverer() });
     }
 }
 
