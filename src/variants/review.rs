@@ -48,7 +48,8 @@
 //!   while the owner is still removing it. Ownership ([`Role::owned`]) ends
 //!   at that unlink.
 //! - **One listing, then the ids in ascending order**, under the global
-//!   lock. An error opening a `.lock` other than busy skips that id.
+//!   lock. A `readdir` error ends the listing and the ids seen so far are
+//!   visited; an error opening a `.lock` skips that id.
 //! - **Bounds.** Id collisions (`mkdir` `EEXIST`) are retried within
 //!   `RoleParams::attempts_max`; a failed cleanup is retried
 //!   `cleanup_retries` times, lock held.
