@@ -3,6 +3,7 @@
 
 pub mod bfs;
 pub mod oracle;
+pub mod random;
 pub mod scenario;
 pub mod shrink;
 pub mod suite;
