@@ -1,6 +1,7 @@
 //! Checkers over the simulation: scenarios, the world, the invariant oracle,
 //! the exhaustive search, and readable, replayable traces.
 
+pub mod backend;
 pub mod bfs;
 pub mod oracle;
 pub mod random;
