@@ -74,6 +74,7 @@
 //!   symlink with a trailing slash is `ENOTDIR` rather than followed.
 
 mod digest;
+mod names;
 mod namespace;
 mod ops;
 mod procs;
@@ -205,7 +206,7 @@ impl SimFs {
     /// # Panics
     /// When the parent is missing or the name exists.
     pub fn symlink(&mut self, path: &Path, target: &Path) {
-        self.setup_create(path, Node::Symlink(target.into()));
+        self.setup_create(path, Node::Symlink(names::Target::new(target)));
     }
 
     fn setup_create(&mut self, path: &Path, node: Node) {
@@ -254,8 +255,13 @@ impl SimFs {
         proc.posix.clear();
         proc.reserved.clear();
         let fds = std::mem::take(&mut proc.fds);
-        for desc in fds.into_iter().flatten() {
-            self.reap(desc.ino);
+        // Reap each inode once: two descriptions of one unlinked inode (two
+        // threads of this process) would otherwise free it twice.
+        let mut inos: Vec<u32> = fds.into_iter().flatten().map(|d| d.ino).collect();
+        inos.sort_unstable();
+        inos.dedup();
+        for ino in inos {
+            self.reap(ino);
         }
     }
 
@@ -343,7 +349,7 @@ impl SimFs {
 
     fn tree_into(&self, dir: u32, path: &Path, out: &mut Vec<(PathBuf, FileKind)>) {
         for e in self.ns.children(dir) {
-            let child = path.join(&*e.name);
+            let child = path.join(e.name.as_str());
             let kind = self.ns.kind(e.ino);
             if kind == FileKind::Dir {
                 self.tree_into(e.ino, &child, out);
