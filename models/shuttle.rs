@@ -36,7 +36,9 @@ const PCT_DEPTH: usize = 3;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
-        Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name}={v}: not a number")),
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v}: not a number")),
         Err(_) => default,
     }
 }
@@ -103,15 +105,25 @@ fn report(scn: &Scenario, strategy: Strategy, o: &Outcome) {
 /// The scenario holds for `iterations()` schedules of `strategy`.
 #[track_caller]
 fn holds(scn: Scenario, strategy: Strategy) {
-    assert!((4..=6).contains(&scn.processes()), "a shuttle scenario has 4 to 6 processes");
+    assert!(
+        (4..=6).contains(&scn.processes()),
+        "a shuttle scenario has 4 to 6 processes"
+    );
     let seed = env_u64("STAGEDIR_SEED", SEED_DEFAULT);
     let o = random::run(&scn, strategy, iterations(), seed);
     report(&scn, strategy, &o);
     if let Some(f) = &o.finding {
-        panic!("{} broken (seed {seed}):\n{}", f.violation, random::render(&scn, f));
+        panic!(
+            "{} broken (seed {seed}):\n{}",
+            f.violation,
+            random::render(&scn, f)
+        );
     }
     assert_eq!(o.iterations, iterations(), "every schedule ran");
-    assert!(o.steps > o.iterations * scn.processes() as u64, "every process took steps");
+    assert!(
+        o.steps > o.iterations * scn.processes() as u64,
+        "every process took steps"
+    );
     if scn.crashes {
         assert!(o.crashes > 0, "no schedule crashed a process");
     }
@@ -127,12 +139,29 @@ fn rejects(scn: Scenario, strategy: Strategy, invariant: Invariant) -> Finding {
     let o = random::run(&scn, strategy, BROKEN_ITERATIONS_MAX, BROKEN_SEED);
     report(&scn, strategy, &o);
     let f = o.finding.unwrap_or_else(|| {
-        panic!("{} {}: no violation in {} schedules", scn.variant, scn.describe(), o.iterations)
+        panic!(
+            "{} {}: no violation in {} schedules",
+            scn.variant,
+            scn.describe(),
+            o.iterations
+        )
     });
-    assert_eq!(f.violation.invariant, invariant, "{}", random::render(&scn, &f));
+    assert_eq!(
+        f.violation.invariant,
+        invariant,
+        "{}",
+        random::render(&scn, &f)
+    );
     let t = trace::replay(&scn, &f.actions).expect("the shrunk schedule replays");
-    assert_eq!(t.violation.map(|v| v.invariant), Some(invariant), "shrunk replay");
-    assert!(f.actions.len() <= f.history.len(), "shrinking never lengthens");
+    assert_eq!(
+        t.violation.map(|v| v.invariant),
+        Some(invariant),
+        "shrunk replay"
+    );
+    assert!(
+        f.actions.len() <= f.history.len(),
+        "shrinking never lengthens"
+    );
     f
 }
 
@@ -143,14 +172,21 @@ fn flock_reference_random() {
 
 #[test]
 fn flock_reference_pct() {
-    holds(flock(Variant::Reference), Strategy::Pct { depth: PCT_DEPTH });
+    holds(
+        flock(Variant::Reference),
+        Strategy::Pct { depth: PCT_DEPTH },
+    );
 }
 
 #[test]
 fn flock_rejects_no_identity_recheck() {
     let v = variant("no-identity-recheck");
     rejects(flock(v), Strategy::Random, Invariant::DataUnderLock);
-    rejects(flock(v), Strategy::Pct { depth: PCT_DEPTH }, Invariant::DataUnderLock);
+    rejects(
+        flock(v),
+        Strategy::Pct { depth: PCT_DEPTH },
+        Invariant::DataUnderLock,
+    );
 }
 
 #[test]
@@ -167,7 +203,11 @@ fn ofd_reference_pct() {
 fn ofd_rejects_unlock_before_unlink() {
     let v = variant("unlock-before-unlink");
     rejects(ofd(v), Strategy::Random, Invariant::OneOwner);
-    rejects(ofd(v), Strategy::Pct { depth: PCT_DEPTH }, Invariant::OneOwner);
+    rejects(
+        ofd(v),
+        Strategy::Pct { depth: PCT_DEPTH },
+        Invariant::OneOwner,
+    );
 }
 
 #[test]
@@ -177,14 +217,21 @@ fn posix_registry_reference_random() {
 
 #[test]
 fn posix_registry_reference_pct() {
-    holds(posix(Variant::Reference, true), Strategy::Pct { depth: PCT_DEPTH });
+    holds(
+        posix(Variant::Reference, true),
+        Strategy::Pct { depth: PCT_DEPTH },
+    );
 }
 
 #[test]
 fn posix_rejects_posix_lock_kind_without_registry() {
     let v = variant("posix-lock-kind");
     rejects(posix(v, false), Strategy::Random, Invariant::OneOwner);
-    rejects(posix(v, false), Strategy::Pct { depth: PCT_DEPTH }, Invariant::OneOwner);
+    rejects(
+        posix(v, false),
+        Strategy::Pct { depth: PCT_DEPTH },
+        Invariant::OneOwner,
+    );
 }
 
 /// A failure replays: shuttle's schedule through shuttle's
@@ -195,11 +242,18 @@ fn failure_replays_from_shuttle_schedule_and_token() {
     let scn = ofd(variant("unlock-before-unlink"));
     let f = rejects(scn.clone(), Strategy::Random, Invariant::OneOwner);
     let lines = |h: &[stagedir::check::world::Record]| -> String {
-        h.iter().enumerate().map(|(n, r)| trace::line(n + 1, r) + "\n").collect()
+        h.iter()
+            .enumerate()
+            .map(|(n, r)| trace::line(n + 1, r) + "\n")
+            .collect()
     };
     // The shuttle schedule, replayed by shuttle.
     let replayed = random::replay_schedule(&scn, &f.shuttle_schedule);
-    assert_eq!(lines(&replayed.history), lines(&f.history), "history differs on replay");
+    assert_eq!(
+        lines(&replayed.history),
+        lines(&f.history),
+        "history differs on replay"
+    );
     assert_eq!(replayed.history, f.history);
     assert_eq!(
         replayed.violation.as_ref().map(|v| v.invariant),
@@ -220,7 +274,10 @@ fn failure_replays_from_shuttle_schedule_and_token() {
     assert_eq!(t2.violation.as_ref(), Some(&f.violation));
     // What a person sees: the token, shuttle's schedule and the swimlanes.
     let shown = random::render(&scn, &f);
-    assert!(shown.starts_with(&format!("replay token: {tok}\n")), "{shown}");
+    assert!(
+        shown.starts_with(&format!("replay token: {tok}\n")),
+        "{shown}"
+    );
     assert!(shown.contains(&f.shuttle_schedule), "{shown}");
     assert!(shown.contains("BROKEN: INV-1"), "{shown}");
 }

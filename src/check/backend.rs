@@ -45,13 +45,19 @@ mod tests {
         let mut sim = SimFs::new(LockKind::Flock, ReaddirOrder::Name);
         sim.mkdir_all(Path::new("/s"));
         sim.write_file(Path::new("/s/item"));
-        let root = StagingRoot::open_with("/r", SimBackend::spawn(sim), Options::default()).expect("open");
+        let root =
+            StagingRoot::open_with("/r", SimBackend::spawn(sim), Options::default()).expect("open");
         let mut inst = root.create_instance().expect("create");
         let staged = inst.stage("/s/item").expect("stage");
         assert!(root.with_backend(|b| b.sim.exists(&staged)));
-        assert_eq!(root.with_backend(|b| b.sim.lock_holders(&inst.lock_file())), vec![1]);
+        assert_eq!(
+            root.with_backend(|b| b.sim.lock_holders(&inst.lock_file())),
+            vec![1]
+        );
         inst.cleanup().expect("cleanup");
-        assert!(root.with_backend(|b| b.sim.list(Path::new("/r"))).is_empty());
+        assert!(root
+            .with_backend(|b| b.sim.list(Path::new("/r")))
+            .is_empty());
         assert!(!root.with_backend(|b| b.sim.exists(Path::new("/s/item"))));
         assert_eq!(root.with_backend(|b| b.sim.open_fds(b.pid)), 0);
     }

@@ -29,7 +29,9 @@ use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use shuttle::rand::{thread_rng, Rng};
-use shuttle::scheduler::{PctScheduler, RandomScheduler, ReplayScheduler, RoundRobinScheduler, Scheduler};
+use shuttle::scheduler::{
+    PctScheduler, RandomScheduler, ReplayScheduler, RoundRobinScheduler, Scheduler,
+};
 use shuttle::{Config, FailurePersistence, Runner};
 
 use super::oracle::Violation;
@@ -115,10 +117,16 @@ pub fn run(scn: &Scenario, strategy: Strategy, iterations: u64, seed: u64) -> Ou
     let start = Instant::now();
     let iterations_max = usize::try_from(iterations).unwrap_or(usize::MAX);
     let outcome = match strategy {
-        Strategy::Random => execute(scn, RandomScheduler::new_from_seed(seed, iterations_max), false),
-        Strategy::Pct { depth } => {
-            execute(scn, PctScheduler::new_from_seed(seed, depth, iterations_max), false)
-        }
+        Strategy::Random => execute(
+            scn,
+            RandomScheduler::new_from_seed(seed, iterations_max),
+            false,
+        ),
+        Strategy::Pct { depth } => execute(
+            scn,
+            PctScheduler::new_from_seed(seed, depth, iterations_max),
+            false,
+        ),
     };
     let (counts, last) = outcome;
     let finding = last.filter(|r| r.violation.is_some()).map(|r| {
@@ -127,7 +135,9 @@ pub fn run(scn: &Scenario, strategy: Strategy, iterations: u64, seed: u64) -> Ou
         let shrunk = shrink::shrink(scn, &actions, violation.invariant);
         let trace = trace::replay(scn, &shrunk).expect("a shrunk schedule replays");
         Finding {
-            violation: trace.violation.expect("a shrunk schedule still breaks the invariant"),
+            violation: trace
+                .violation
+                .expect("a shrunk schedule still breaks the invariant"),
             actions: shrunk,
             shuttle_schedule: r.schedule,
             history: r.history,
@@ -152,7 +162,10 @@ pub fn run(scn: &Scenario, strategy: Strategy, iterations: u64, seed: u64) -> Ou
 pub fn replay_schedule(scn: &Scenario, schedule: &str) -> Replayed {
     let (_, last) = execute(scn, ReplayScheduler::new_from_encoded(schedule), true);
     let last = last.expect("a replay records its run");
-    Replayed { history: last.history, violation: last.violation }
+    Replayed {
+        history: last.history,
+        violation: last.violation,
+    }
 }
 
 /// A failure as a person reads it: the replay token first, then shuttle's
@@ -216,7 +229,11 @@ struct Counts {
     faults: u64,
 }
 
-fn execute<S: Scheduler + 'static>(scn: &Scenario, scheduler: S, keep_every: bool) -> (Counts, Option<Last>) {
+fn execute<S: Scheduler + 'static>(
+    scn: &Scenario,
+    scheduler: S,
+    keep_every: bool,
+) -> (Counts, Option<Last>) {
     install_quiet_hook();
     let ctx = Arc::new(Ctx {
         scn: scn.clone(),
@@ -234,7 +251,9 @@ fn execute<S: Scheduler + 'static>(scn: &Scenario, scheduler: S, keep_every: boo
     let body_ctx = Arc::clone(&ctx);
     let result = {
         let _quiet = Quiet::on();
-        panic::catch_unwind(AssertUnwindSafe(move || runner.run(move || body(&body_ctx))))
+        panic::catch_unwind(AssertUnwindSafe(move || {
+            runner.run(move || body(&body_ctx))
+        }))
     };
     let last = ctx.last.lock().unwrap_or_else(|p| p.into_inner()).take();
     let counts = Counts {
@@ -323,11 +342,20 @@ fn process(i: usize, ctx: &Ctx, state: &shuttle::sync::Mutex<State>) {
         }
         let step = st.steps[i];
         st.steps[i] += 1;
-        let op = st.world.procs[i].program.op().expect("a running program has a next step");
-        let planned = st.plan.iter().find(|(q, s, _)| *q == i && *s == step).map(|(_, _, e)| *e);
+        let op = st.world.procs[i]
+            .program
+            .op()
+            .expect("a running program has a next step");
+        let planned = st
+            .plan
+            .iter()
+            .find(|(q, s, _)| *q == i && *s == step)
+            .map(|(_, _, e)| *e);
         let action = match planned {
             Some(Planned::Crash) => Action::Crash(p),
-            Some(Planned::Fault(k)) if st.world.faults_left > 0 && !fault_errnos(&op).is_empty() => {
+            Some(Planned::Fault(k))
+                if st.world.faults_left > 0 && !fault_errnos(&op).is_empty() =>
+            {
                 let errnos = fault_errnos(&op);
                 Action::Fault(p, errnos[k % errnos.len()])
             }
@@ -360,8 +388,11 @@ thread_local! {
 /// is how shuttle learns that the execution failed (it stops the run).
 fn finish(ctx: &Ctx, history: Vec<Record>, violation: Option<Violation>) {
     let message = violation.as_ref().map(Violation::to_string);
-    *ctx.last.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some(Last { history, violation, schedule: current_schedule() });
+    *ctx.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Last {
+        history,
+        violation,
+        schedule: current_schedule(),
+    });
     if let Some(message) = message {
         panic!("{message}");
     }
@@ -390,13 +421,20 @@ fn steps_bound(scn: &Scenario) -> Vec<u32> {
             let op = w.procs[i].program.op().expect("running");
             // Different ids where the scenario has several, so that creators
             // get as far as they can.
-            let action = if op == Op::DrawId { Action::Draw(p, p % scn.ids.max(1)) } else { Action::Step(p) };
+            let action = if op == Op::DrawId {
+                Action::Draw(p, p % scn.ids.max(1))
+            } else {
+                Action::Step(p)
+            };
             let _ = w.apply(scn, action);
             *taken_by += 1;
             taken += 1;
         }
     }
-    steps.iter().map(|&s| (s.max(1) * STEPS_SLACK_PERCENT).div_ceil(100)).collect()
+    steps
+        .iter()
+        .map(|&s| (s.max(1) * STEPS_SLACK_PERCENT).div_ceil(100))
+        .collect()
 }
 
 fn install_quiet_hook() {
