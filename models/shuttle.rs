@@ -1,9 +1,10 @@
 //! shuttle models: random and PCT search over whole-world schedules of
 //! scenarios larger than the exhaustive search reaches (4 to 6 processes:
 //! creators staging several items, recoverers running several passes,
-//! crashes, ids and injected errors drawn through `shuttle::rand`), one per
-//! lock kind. Each is paired with a broken variant that the same search must
-//! reject, with the invariant it breaks.
+//! crashes, ids and injected errors drawn through `shuttle::rand`): one per
+//! lock kind, and one where every instance must share one name. Each is
+//! paired with a broken variant that the same search must reject, with the
+//! invariant it breaks.
 //!
 //! `cargo test --release --test shuttle -- --nocapture` prints the figures.
 //! Environment:
@@ -84,6 +85,20 @@ fn posix(v: Variant, registry: bool) -> Scenario {
     s.recover_passes = 2;
     s.use_registry = registry;
     s.shared_process = true;
+    s.with_variant_defaults()
+}
+
+/// One name for everyone (1 id): 4 creators staging 2 files each (the
+/// first creator's first item on another device: its stage fails EXDEV), 2
+/// recoverers of 2 passes, two injected errors, 3 attempts per creation.
+fn one_name(v: Variant) -> Scenario {
+    let mut s = Scenario::new(v, 4, 2, 1);
+    s.lock_kind = LockKind::Flock;
+    s.items = 2;
+    s.cross_device_item = true;
+    s.recover_passes = 2;
+    s.faults = 2;
+    s.attempts_max = 3;
     s.with_variant_defaults()
 }
 
@@ -231,6 +246,30 @@ fn posix_rejects_posix_lock_kind_without_registry() {
         posix(v, false),
         Strategy::Pct { depth: PCT_DEPTH },
         Invariant::OneOwner,
+    );
+}
+
+#[test]
+fn one_name_reference_random() {
+    holds(one_name(Variant::Reference), Strategy::Random);
+}
+
+#[test]
+fn one_name_reference_pct() {
+    holds(
+        one_name(Variant::Reference),
+        Strategy::Pct { depth: PCT_DEPTH },
+    );
+}
+
+#[test]
+fn one_name_rejects_data_before_lock() {
+    let v = variant("data-before-lock");
+    rejects(one_name(v), Strategy::Random, Invariant::DataUnderLock);
+    rejects(
+        one_name(v),
+        Strategy::Pct { depth: PCT_DEPTH },
+        Invariant::DataUnderLock,
     );
 }
 
