@@ -9,7 +9,7 @@
 //! `cargo test --release --test shuttle -- --nocapture` prints the figures.
 //! Environment:
 //! - `STAGEDIR_ITERATIONS`: schedules per strategy per scenario (default
-//!   10,000; raise it for long campaigns);
+//!   30,000; raise it for long campaigns);
 //! - `STAGEDIR_SEED`: the seed of the reference runs (default fixed, so CI
 //!   is reproducible; the broken runs always use their own fixed seed so
 //!   that the invariant they break is known).
@@ -25,7 +25,7 @@ use stagedir::fs::sim::LockKind;
 use stagedir::variants::Variant;
 
 /// Schedules per strategy per scenario unless `STAGEDIR_ITERATIONS` says.
-const ITERATIONS_DEFAULT: u64 = 10_000;
+const ITERATIONS_DEFAULT: u64 = 30_000;
 /// The seed of the reference runs unless `STAGEDIR_SEED` says.
 const SEED_DEFAULT: u64 = 0x5747_4745;
 /// The broken runs' seed: fixed, so the invariant they break is fixed.
