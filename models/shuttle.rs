@@ -12,7 +12,9 @@
 //!   30,000; raise it for long campaigns);
 //! - `STAGEDIR_SEED`: the seed of the reference runs (default fixed, so CI
 //!   is reproducible; the broken runs always use their own fixed seed so
-//!   that the invariant they break is known).
+//!   that the invariant they break is known). Shuttle's own
+//!   `SHUTTLE_RANDOM_SEED`, when set, overrides every seed, the broken
+//!   runs' too.
 //!
 //! A failure prints the replay token, shuttle's schedule and the shrunk
 //! trace as swimlanes.

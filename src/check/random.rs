@@ -58,8 +58,7 @@ const STEPS_MEASURE_MAX: usize = 100_000;
 /// Which shuttle scheduler chooses the interleavings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// Uniformly random choice of the next thread at every step
-    /// (`shuttle::check_random`).
+    /// A random runnable thread at every step (`shuttle::check_random`).
     Random,
     /// Probabilistic Concurrency Testing with `depth` priority changes per
     /// run (`shuttle::check_pct`): finds bugs that need few preemptions
@@ -266,11 +265,13 @@ fn execute<S: Scheduler + 'static>(
         Ok(_) => (counts, last),
         Err(payload) => match last {
             Some(last) if last.violation.is_some() => (counts, Some(last)),
+            // Shuttle keeps the last execution's schedule on this thread.
             _ => panic!(
-                "shuttle run of {} {} panicked outside the oracle: {}",
+                "shuttle run of {} {} panicked outside the oracle: {}\nshuttle schedule:\n{}",
                 scn.variant,
                 scn.describe(),
-                panic_message(&*payload)
+                panic_message(&*payload),
+                current_schedule()
             ),
         },
     }
@@ -477,5 +478,48 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "(non-string panic payload)".to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variants::Variant;
+
+    /// A schedule that is not the scenario's fails loudly, naming the
+    /// scenario and carrying a schedule, instead of replaying into some
+    /// other history.
+    #[test]
+    fn a_foreign_schedule_panics_with_the_scenario_and_a_schedule() {
+        let scn = Scenario::new(Variant::Reference, 1, 1, 1);
+        let broken = Scenario::new(
+            Variant::from_name("data-before-lock").expect("variant"),
+            3,
+            2,
+            2,
+        );
+        let found = run(&broken, Strategy::Random, 100, 1)
+            .finding
+            .expect("data-before-lock fails");
+        let replay = std::panic::catch_unwind(|| replay_schedule(&scn, &found.shuttle_schedule));
+        let message = panic_message(&*replay.expect_err("a foreign schedule replayed"));
+        assert!(message.contains("panicked outside the oracle"), "{message}");
+        assert!(message.contains(&scn.describe()), "{message}");
+        // Shuttle's serialized schedules start with their format's magic 0x91.
+        assert!(message.contains("shuttle schedule:\n91"), "{message}");
+    }
+
+    /// Process lengths from a round-robin run bound the planned steps, with
+    /// slack: a creator staging more items is longer.
+    #[test]
+    fn steps_bound_grows_with_the_work() {
+        let mut one = Scenario::new(Variant::Reference, 1, 1, 1);
+        one.items = 1;
+        let mut three = one.clone();
+        three.items = 3;
+        let (a, b) = (steps_bound(&one), steps_bound(&three));
+        assert_eq!(a.len(), 2);
+        assert!(b[0] > a[0], "{a:?} {b:?}");
+        assert!(a.iter().all(|&s| s > 1), "{a:?}");
     }
 }
