@@ -6,6 +6,11 @@
 //!   [`Limits`]: all cores, `STAGEDIR_THREADS` to change); the summary
 //!   divides the distinct states it reached by the median time of a search.
 //!
+//! - `shuttle_random`, `shuttle_pct`: [`random::run`] with
+//!   [`Strategy::Random`] and [`Strategy::Pct`] (depth 3, as `stagedir
+//!   check` uses it), [`SHUTTLE_ITERATIONS`] schedules a call, a new seed
+//!   each call; criterion reports schedules per second.
+//!
 //! A search takes many seconds, so criterion takes its fewest samples (10,
 //! one search each).
 
@@ -15,14 +20,18 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::Criterion;
+use criterion::{Criterion, Throughput};
 use stagedir::check::bfs::{explore, Limits, Stats};
+use stagedir::check::random::{self, Strategy};
 use stagedir::check::scenario::Scenario;
 use stagedir::variants::Variant;
 
 use common::{human_ns, Summary};
 
 const GROUP: &str = "checker";
+
+/// Shuttle schedules per timed call.
+const SHUTTLE_ITERATIONS: u64 = 1_000;
 
 fn standard() -> Scenario {
     Scenario::new(Variant::Reference, 2, 1, 2)
@@ -47,6 +56,20 @@ fn checker(c: &mut Criterion, seen: &Seen) {
             seen.bfs.set(Some(stats));
         })
     });
+
+    g.throughput(Throughput::Elements(SHUTTLE_ITERATIONS));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(10));
+    for (name, strategy) in [("shuttle_random", Strategy::Random), ("shuttle_pct", Strategy::Pct { depth: 3 })] {
+        g.bench_function(name, |b| {
+            let mut seed = 0u64;
+            b.iter(|| {
+                seed += 1;
+                let out = random::run(black_box(&scn), strategy, SHUTTLE_ITERATIONS, seed);
+                assert!(out.finding.is_none(), "the reference protocol has a violation");
+                assert_eq!(out.iterations, SHUTTLE_ITERATIONS, "every schedule ran");
+            })
+        });
+    }
     g.finish();
 }
 
@@ -72,5 +95,15 @@ fn main() {
         );
     } else {
         println!("  bfs: not run");
+    }
+    for name in ["shuttle_random", "shuttle_pct"] {
+        match s.median_ns(GROUP, name) {
+            Some(ns) => println!(
+                "  {name}, standard scenario: {SHUTTLE_ITERATIONS} schedules in {} (median): {:.0} schedules/s",
+                human_ns(ns),
+                SHUTTLE_ITERATIONS as f64 / (ns / 1e9)
+            ),
+            None => println!("  {name}: not run"),
+        }
     }
 }
