@@ -249,9 +249,12 @@ impl Machine for Create {
                     self.done()
                 }
             }
-            // An existing data directory under our fresh lock is an orphan of
-            // some other writer: never adopt it; recovery reclaims it.
+            // C6: an existing data directory under our fresh lock is an
+            // orphan of some other writer: never adopt it; recovery reclaims it.
             (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
+            // C7: give the id up: run the undo stack last first (unlink the
+            // lock file only if C5 verified it, while still holding it;
+            // close; release), then C1 again or fail.
             (Step::Undo(then), _) => {
                 let undone = self.undo.pop().expect("undo stack");
                 if matches!(undone, Op::Unlink { .. }) {

@@ -13,7 +13,7 @@
 //! The roles (SPEC.md names the step numbers used in comments):
 //! - [`create::Create`]: lock-first creation (C1..C7);
 //! - [`stage::Stage`]: one rename into the data directory (S1);
-//! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D3);
+//! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D4);
 //! - [`recover::Recover`]: TryLock-based recovery (V1..V12);
 //! - [`remove_tree::RemoveTree`]: removal without following symlinks (R1..R6);
 //! - [`open_root::OpenRoot`]: checking and creating ROOT (O1..O3);
@@ -67,18 +67,22 @@ pub fn run<M: Machine, F: Fs + ?Sized>(mut machine: M, fs: &mut F) -> M::Output 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutation {
     /// Create and recover trust the lock without comparing the locked
-    /// descriptor's identity with the path's (C5, V6 removed).
+    /// descriptor's identity with the path's (C5 and V6-V7 removed).
     NoIdentityRecheck,
-    /// Cleanup releases the lock before unlinking the lock file (D2 and D3
-    /// swapped with an explicit unlock).
+    /// Cleanup releases the lock before unlinking the lock file (an
+    /// explicit unlock inserted before D2, instead of the lock going with
+    /// D3's close). Recovery's V11/V12 are unchanged.
     UnlockBeforeUnlink,
     /// Cleanup and recovery unlink the lock file before removing the data
-    /// (D1 and D2 swapped).
+    /// (D1 and D2 swapped; V10 and V11 swapped).
     UnlinkLockBeforeData,
-    /// Create makes the data directory before the lock file (C6 moved first).
+    /// Create makes the data directory before the lock file (C6 moved
+    /// before C3).
     DataBeforeLock,
     /// Recovery opens lock files with `O_CREAT`, creating a missing one and
-    /// claiming the data behind it without the exclusive create (V2).
+    /// claiming the data behind it without the exclusive create (V4 opens
+    /// with `O_CREAT`, so V8-V9 are never reached). An equivalent mutant:
+    /// SPEC.md "Data without a lock file" says why.
     RecoveryCreatesLock,
     /// POSIX record locks (owned by the process) instead of the reference's
     /// flock/OFD locks (owned by the open file description), with no

@@ -258,11 +258,12 @@ impl Machine for Recover {
                 self.todo = std::mem::take(&mut self.seen).into_iter().rev().collect();
                 Step::NextId
             }
+            // V3 (per id): reserve the id in-process first; busy means a
+            // thread of this process holds it: live.
             (Step::Reserve, Ok(_)) => {
                 self.reserved = true;
                 Step::OpenLock
             }
-            // Held by a thread of this process.
             (Step::Reserve, Err(Errno::EBUSY)) => self.end_id(Outcome::Live),
             (Step::Reserve, Err(errno)) => self.end_id(failed(errno)),
             // V4: open the lock file, never creating it.
@@ -347,6 +348,7 @@ impl Machine for Recover {
                 self.owns = false;
                 self.end_id(outcome)
             }
+            // V12 (end): drop the in-process reservation, record the outcome.
             (Step::Release(outcome), _) => {
                 self.reserved = false;
                 self.end_id(outcome)
