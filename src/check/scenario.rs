@@ -60,7 +60,8 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The standard small configuration: reference, flock, crashes on.
+    /// The standard small configuration: the variant's own lock kind
+    /// ([`Variant::default_lock_kind`]), crashes on.
     pub fn new(variant: Variant, creators: u8, recoverers: u8, ids: u8) -> Scenario {
         Scenario {
             variant,
@@ -69,7 +70,7 @@ impl Scenario {
             items: 1,
             item_shape: ItemShape::File,
             ids,
-            lock_kind: LockKind::Flock,
+            lock_kind: variant.default_lock_kind(),
             order: ReaddirOrder::ReverseName,
             faults: 0,
             crashes: true,
