@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use stagedir::check::suite::{self, Checker, Options, Verdict};
-use stagedir::check::{token, trace};
+use stagedir::check::{swimlane, token, trace};
 use stagedir::variants::Variant;
 
 fn manifest_dir() -> &'static Path {
@@ -383,6 +383,55 @@ fn every_step_has_a_what_breaks_subsection() {
     println!("steps with no demonstrating check (Unchecked): {unchecked:?}");
 }
 
+/// A swimlane step line: `   12 | ...` (not an abbreviated `12-14 | ...`).
+fn is_step_line(l: &str) -> bool {
+    let t = l.trim_start();
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    !digits.is_empty() && t[digits.len()..].starts_with(" |")
+}
+
+/// A trace quoted whole (no `a-b |` range lines) must be the replayed
+/// swimlane, step line for step line.
+#[test]
+fn every_trace_quoted_whole_is_the_replayed_swimlane() {
+    let spec = read_spec();
+    let mut blocks: Vec<(usize, Vec<&str>)> = Vec::new();
+    let mut open: Option<(usize, Vec<&str>)> = None;
+    for (i, l) in spec.all.iter().enumerate() {
+        if l.trim_start().starts_with("```") {
+            match open.take() {
+                Some(b) => blocks.push(b),
+                None => open = Some((i + 1, Vec::new())),
+            }
+        } else if let Some((_, lines)) = open.as_mut() {
+            lines.push(l);
+        }
+    }
+    let mut compared = 0;
+    for (start, lines) in blocks {
+        let Some(tok) = lines.iter().find_map(|l| l.split_once("stagedir replay '").and_then(|(_, r)| r.split_once('\'')).map(|(t, _)| t))
+        else {
+            continue;
+        };
+        let abbreviated = lines.iter().any(|l| {
+            let t = l.trim_start();
+            let a: String = t.chars().take_while(char::is_ascii_digit).collect();
+            !a.is_empty() && t[a.len()..].starts_with('-')
+        });
+        if abbreviated {
+            continue;
+        }
+        let (scn, actions) = token::decode(tok).unwrap();
+        let t = trace::replay(&scn, &actions).unwrap();
+        let rendered = swimlane::render(&t, &actions);
+        let want: Vec<String> = rendered.lines().filter(|l| is_step_line(l)).map(|l| l.trim_end().to_string()).collect();
+        let got: Vec<String> = lines.iter().filter(|l| is_step_line(l)).map(|l| l.trim_end().to_string()).collect();
+        assert_eq!(got, want, "SPEC.md:{start}: the quoted trace differs from `stagedir replay` of its token");
+        compared += 1;
+    }
+    assert!(compared >= 5, "only {compared} whole traces compared");
+}
+
 #[test]
 fn every_replay_token_replays_to_a_violation() {
     let spec = read_spec();
@@ -426,6 +475,29 @@ fn every_rule_reference_is_defined() {
             }
         }
     }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn every_test_named_in_the_prose_exists() {
+    let spec = read_spec();
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for l in &spec.prose {
+        let mut rest = l.text.as_str();
+        while let Some(at) = rest.find("tests/") {
+            rest = &rest[at..];
+            let path: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || "/_.-".contains(*c)).collect();
+            rest = &rest[path.len()..];
+            let Some(after) = rest.strip_prefix("::") else { continue };
+            let function: String = after.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            n += 1;
+            if !has_test_fn(&manifest_dir().join(&path), &function) {
+                bad.push(format!("SPEC.md:{}: {path}::{function} is not a test", l.number));
+            }
+        }
+    }
+    assert!(n >= 10, "only {n} test names found in the prose");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
