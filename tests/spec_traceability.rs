@@ -40,6 +40,8 @@ struct Rule {
     text: String,
     checks: Vec<Entry>,
     survives: Vec<Entry>,
+    /// The line numbers of the whole paragraph.
+    lines: Vec<usize>,
 }
 
 /// A `####` subsection of section 7.
@@ -158,11 +160,12 @@ fn rules(prose: &[Line]) -> Vec<Rule> {
             continue;
         };
         let mut rule =
-            Rule { id: id.to_string(), line: prose[i].number, text: String::new(), checks: vec![], survives: vec![] };
+            Rule { id: id.to_string(), line: prose[i].number, text: String::new(), checks: vec![], survives: vec![], lines: vec![] };
         // The paragraph: until a blank line or a line that starts another rule.
         let mut j = i;
         while j < prose.len() && !prose[j].text.trim().is_empty() && (j == i || rule_id(&prose[j].text).is_none()) {
             let l = &prose[j];
+            rule.lines.push(l.number);
             if let Some(rest) = l.text.strip_prefix("Checks:") {
                 rule.checks.extend(entries(rest, l.number));
             } else if let Some(rest) = l.text.strip_prefix("Survives:") {
@@ -292,6 +295,26 @@ fn every_rule_with_must_names_a_check() {
         }
     }
     assert!(missing.is_empty(), "rules with MUST that name no check:\n{}", missing.join("\n"));
+}
+
+/// MUST and MUST NOT appear only in rule paragraphs (and in section 0,
+/// which defines the words).
+#[test]
+fn every_must_is_inside_a_rule() {
+    let spec = read_spec();
+    let in_rule: BTreeSet<usize> = spec.rules.iter().flat_map(|r| r.lines.iter().copied()).collect();
+    let mut section0 = false;
+    let mut bad = Vec::new();
+    for l in &spec.prose {
+        if l.text.starts_with("## ") {
+            section0 = l.text.starts_with("## 0.");
+        }
+        let has_must = l.text.split(|c: char| !c.is_ascii_alphabetic()).any(|w| w == "MUST");
+        if has_must && !section0 && !in_rule.contains(&l.number) {
+            bad.push(format!("SPEC.md:{}: MUST outside a rule paragraph: {}", l.number, l.text.trim()));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]
