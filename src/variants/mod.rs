@@ -258,6 +258,19 @@ impl Layout {
     /// file has a name). containers/storage does (it creates the lock file
     /// before the directory); ostree and the review prototype make the
     /// directory first.
+    /// The oracle's invariants this protocol does not claim (not checked
+    /// for it), as `INV-n` codes.
+    pub fn unclaimed(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if !self.claims_data_under_lock() {
+            v.push("INV-4");
+        }
+        if !self.claims_nothing_leaks() {
+            v.push("INV-5");
+        }
+        v
+    }
+
     pub fn claims_data_under_lock(&self) -> bool {
         match self {
             Layout::Reference | Layout::CStorage => true,
@@ -269,8 +282,8 @@ impl Layout {
     /// recovery pass after every process ended leaves nothing). ostree does
     /// not: its recovery keeps the directories of the current boot for a
     /// later allocation to reuse, and removes orphan `-lock` files only
-    /// after an expiry the model never reaches. (The oracle does not consult
-    /// this yet; see the `ostree` module docs.)
+    /// after an expiry the model never reaches. The oracle skips INV-5 for
+    /// a protocol that does not claim it (see the `ostree` module docs).
     pub fn claims_nothing_leaks(&self) -> bool {
         match self {
             Layout::Reference | Layout::CStorage | Layout::Review => true,
