@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::bfs::{self, Limits};
+use super::random;
 use super::oracle::{Invariant, Violation};
 use super::scenario::Scenario;
 use super::world::Action;
@@ -15,14 +16,20 @@ use crate::variants::Variant;
 pub enum Checker {
     /// Breadth-first search over every schedule (crash at every step).
     Exhaustive,
+    /// shuttle's random scheduler over a larger scenario.
+    ShuttleRandom,
+    /// shuttle's PCT scheduler (probabilistic concurrency testing, depth 3).
+    ShuttlePct,
 }
 
 impl Checker {
-    pub const ALL: [Checker; 1] = [Checker::Exhaustive];
+    pub const ALL: [Checker; 3] = [Checker::Exhaustive, Checker::ShuttleRandom, Checker::ShuttlePct];
 
     pub fn name(&self) -> &'static str {
         match self {
             Checker::Exhaustive => "exhaustive",
+            Checker::ShuttleRandom => "shuttle-random",
+            Checker::ShuttlePct => "shuttle-pct",
         }
     }
 
@@ -128,6 +135,35 @@ pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
     out
 }
 
+/// Schedules per random checker in the default suite.
+pub const ITERATIONS_DEFAULT: u64 = 10_000;
+/// Seed of the random checkers unless `--seed` is given.
+pub const SEED_DEFAULT: u64 = 0x5eed;
+
+/// The scenario the random checkers run: larger than the exhaustive search
+/// reaches. Three creators staging two items each, two recoverers running
+/// two passes, two ids, one injected error; crashes are part of the
+/// schedule.
+pub fn random_scenario(variant: Variant, opts: &Options) -> Scenario {
+    let (c, r) = match opts.processes {
+        Some(n) if n >= 2 => (n - n / 2, n / 2),
+        Some(_) => (1, 0),
+        None => (3, 2),
+    };
+    let mut s = Scenario::new(variant, c, r, opts.ids.unwrap_or(2));
+    s.items = 2;
+    s.recover_passes = 2;
+    s.faults = 1;
+    if let Some(kind) = opts.lock_kind {
+        s.lock_kind = kind;
+    }
+    // The POSIX mutant is only visible to threads of one process.
+    if variant.forced_lock_kind().is_some() {
+        s.shared_process = true;
+    }
+    s.with_variant_defaults()
+}
+
 /// Runs the suite; `progress` hears about every row as it starts (its
 /// index and the total) and about running searches.
 pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
@@ -140,6 +176,7 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
                 Checker::Exhaustive => {
                     plan.extend(exhaustive_scenarios(v, opts).into_iter().map(|s| (v, c, s)));
                 }
+                Checker::ShuttleRandom | Checker::ShuttlePct => plan.push((v, c, random_scenario(v, opts))),
             }
         }
     }
@@ -168,6 +205,28 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
                     seconds: stats.seconds,
                     verdict,
                     counterexample: cex.map(|c| (c.actions, c.violation)),
+                }
+            }
+            Checker::ShuttleRandom | Checker::ShuttlePct => {
+                let strategy = if checker == Checker::ShuttlePct {
+                    random::Strategy::Pct { depth: 3 }
+                } else {
+                    random::Strategy::Random
+                };
+                let iterations = opts.iterations.unwrap_or(ITERATIONS_DEFAULT);
+                let out = random::run(&scenario, strategy, iterations, opts.seed.unwrap_or(SEED_DEFAULT));
+                let verdict = match &out.finding {
+                    Some(f) => Verdict::Violated(f.violation.invariant),
+                    None => Verdict::Holds,
+                };
+                Row {
+                    variant,
+                    checker,
+                    scenario,
+                    explored: out.iterations,
+                    seconds: out.seconds,
+                    verdict,
+                    counterexample: out.finding.map(|f| (f.actions, f.violation)),
                 }
             }
         };
