@@ -194,6 +194,7 @@ impl Machine for Create {
         Some(match &self.step {
             Step::DrawId => Op::DrawId,
             Step::Reserve => Op::Reserve { id: self.id },
+            Step::CreateLock if self.cfg.has(Mutation::CreateWithoutExcl) => Op::OpenCreate { path: self.lock() },
             Step::CreateLock => Op::CreateExcl { path: self.lock() },
             Step::Lock => Op::TryLock { fd: self.fd },
             Step::FdIdentity => Op::FdIdentity { fd: self.fd },
@@ -233,7 +234,14 @@ impl Machine for Create {
             (Step::CreateLock, Ok(Value::Fd(fd))) => {
                 self.fd = fd;
                 self.undo.push(Undo::Close);
-                Step::Lock
+                if self.cfg.has(Mutation::UndoUnlinksUnverified) {
+                    self.undo.push(Undo::UnlinkLock);
+                }
+                if self.cfg.has(Mutation::CreateSkipsLock) {
+                    Step::FdIdentity
+                } else {
+                    Step::Lock
+                }
             }
             (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
             // C4: take the lock without blocking; busy means a recoverer

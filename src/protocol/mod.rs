@@ -90,16 +90,36 @@ pub enum Mutation {
     /// in-process registry to make up for it. The machines are unchanged;
     /// the lock kind is the change.
     PosixLockKind,
+    /// Create opens the lock file with `O_CREAT` but without `O_EXCL`
+    /// (C3), so it may adopt a lock file someone else made.
+    CreateWithoutExcl,
+    /// Create never takes the lock (C4 removed): the identity check still
+    /// runs, but nothing tells a recoverer the instance is live.
+    CreateSkipsLock,
+    /// Create's undo unlinks the lock file even when the lock was never
+    /// verified as its own (C7 unlinks after a busy lock or a mismatch).
+    UndoUnlinksUnverified,
+    /// Recovery releases the lock before unlinking the lock file (an unlock
+    /// inserted before V11).
+    RecoveryUnlockBeforeUnlink,
+    /// Recovery alone trusts the lock without the identity re-check (V6-V7
+    /// removed; creation keeps C5).
+    RecoveryNoIdentityRecheck,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 11] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
         Mutation::DataBeforeLock,
         Mutation::RecoveryCreatesLock,
         Mutation::PosixLockKind,
+        Mutation::CreateWithoutExcl,
+        Mutation::CreateSkipsLock,
+        Mutation::UndoUnlinksUnverified,
+        Mutation::RecoveryUnlockBeforeUnlink,
+        Mutation::RecoveryNoIdentityRecheck,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -111,6 +131,11 @@ impl Mutation {
             Mutation::DataBeforeLock => "data-before-lock",
             Mutation::RecoveryCreatesLock => "recovery-creates-lock",
             Mutation::PosixLockKind => "posix-lock-kind",
+            Mutation::CreateWithoutExcl => "create-without-excl",
+            Mutation::CreateSkipsLock => "create-skips-lock",
+            Mutation::UndoUnlinksUnverified => "undo-unlinks-unverified-lock",
+            Mutation::RecoveryUnlockBeforeUnlink => "recovery-unlock-before-unlink",
+            Mutation::RecoveryNoIdentityRecheck => "recovery-no-identity-recheck",
         }
     }
 }

@@ -100,6 +100,8 @@ enum Step {
     FdIdentity,
     PathIdentity(Identity),
     RemoveData(RemoveTree),
+    /// Mutant only: release the lock before V11.
+    Unlock,
     UnlinkLock,
     Close(Outcome),
     Release(Outcome),
@@ -225,6 +227,7 @@ impl Machine for Recover {
             Step::FdIdentity => Op::FdIdentity { fd: self.fd.expect("fd") },
             Step::PathIdentity(_) => Op::PathIdentity { path: self.lock() },
             Step::RemoveData(m) => return m.op(),
+            Step::Unlock => Op::Unlock { fd: self.fd.expect("fd") },
             Step::UnlinkLock => Op::Unlink { path: self.lock() },
             Step::Close(_) => Op::Close { fd: self.fd.expect("fd") },
             Step::Release(_) => Op::Release { id: self.id },
@@ -292,7 +295,7 @@ impl Machine for Recover {
             (Step::ClaimLock, Err(errno)) => self.end_id(failed(errno)),
             // V5: try the lock without blocking; busy means a live owner.
             (Step::TryLock, Ok(_)) => {
-                if self.cfg.has(Mutation::NoIdentityRecheck) {
+                if self.cfg.has(Mutation::NoIdentityRecheck) || self.cfg.has(Mutation::RecoveryNoIdentityRecheck) {
                     self.after_verified()
                 } else {
                     Step::FdIdentity
@@ -322,6 +325,7 @@ impl Machine for Recover {
                         Ok(()) if self.cfg.has(Mutation::UnlinkLockBeforeData) => {
                             self.end_id(Outcome::Reclaimed)
                         }
+                        Ok(()) if self.cfg.has(Mutation::RecoveryUnlockBeforeUnlink) => Step::Unlock,
                         Ok(()) => Step::UnlinkLock,
                         // The lock file stays: the next pass retries this id.
                         Err(e) => {
@@ -331,6 +335,7 @@ impl Machine for Recover {
                     },
                 }
             }
+            (Step::Unlock, _) => Step::UnlinkLock,
             // V11: unlink the lock file while still holding the lock.
             (Step::UnlinkLock, r) => {
                 self.owns = false;
