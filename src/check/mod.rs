@@ -2,6 +2,7 @@
 //! the exhaustive search, and readable, replayable traces.
 
 pub mod bfs;
+pub mod fuzz;
 pub mod oracle;
 pub mod scenario;
 pub mod shrink;
