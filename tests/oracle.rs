@@ -102,6 +102,7 @@ fn stage_ok_with_source_still_there_breaks_inv3() {
         op: Some(Op::Rename { from: "/s/item".into(), to: "/r/x".into() }),
         result: Some(Ok(Value::Unit)),
         exited: false,
+        created: false,
     };
     let v = oracle::after_step(&scn, &w, &rec, &[]).expect("violation");
     assert_eq!(v.invariant, Invariant::StageAtomic);
@@ -117,6 +118,7 @@ fn stage_err_with_source_gone_breaks_inv3() {
         op: Some(Op::Rename { from: "/s/missing".into(), to: "/r/x".into() }),
         result: Some(Err(Errno::EIO)),
         exited: false,
+        created: false,
     };
     let v = oracle::after_step(&scn, &w, &rec, &[]).expect("violation");
     assert_eq!(v.invariant, Invariant::StageAtomic);
@@ -173,3 +175,4 @@ fn recovery_following_a_symlink_breaks_inv6() {
     w.fs.symlink(Path::new("/r/link"), Path::new("/o"));
     assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
 }
+

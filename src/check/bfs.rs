@@ -20,9 +20,52 @@ use super::world::{Action, World};
 pub type Fingerprint = u128;
 
 pub fn fingerprint(w: &World) -> Fingerprint {
-    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    w.hash(&mut h);
-    h.digest128()
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        let mut h = ByteSink(&mut buf);
+        w.hash(&mut h);
+        xxhash_rust::xxh3::xxh3_128(&buf)
+    })
+}
+
+/// A `Hasher` that only collects the bytes it is given: the derived `Hash`
+/// of a world makes hundreds of tiny writes, each cheap to append and
+/// costly to feed one by one into a streaming hash. One xxh3-128 over the
+/// collected bytes follows.
+struct ByteSink<'a>(&'a mut Vec<u8>);
+
+impl std::hash::Hasher for ByteSink<'_> {
+    fn finish(&self) -> u64 {
+        unreachable!("ByteSink collects bytes; xxh3 hashes them")
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0.push(i);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0.extend_from_slice(&i.to_le_bytes());
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0.extend_from_slice(&i.to_le_bytes());
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.0.extend_from_slice(&(i as u64).to_le_bytes());
+    }
+    #[inline]
+    fn write_isize(&mut self, i: isize) {
+        self.0.extend_from_slice(&(i as u64).to_le_bytes());
+    }
 }
 
 /// Hashes a fingerprint key by folding it: fingerprints are already

@@ -144,7 +144,8 @@ pub fn render(t: &Trace, actions: &[Action]) -> String {
         let _ = writeln!(s, "owners: {}", o.join(", "));
     }
     let _ = writeln!(s, "replay: stagedir replay '{}'", token::encode(&t.scenario, actions));
-    s
+    // No trailing blanks from padded empty columns.
+    s.lines().map(|l| format!("{}\n", l.trim_end())).collect()
 }
 
 /// Renders a trace as a Mermaid sequence diagram.

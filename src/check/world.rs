@@ -63,6 +63,9 @@ pub struct Record {
     pub result: Option<OpResult>,
     /// The program ended with this step (the process exited).
     pub exited: bool,
+    /// The step created a name that did not exist before (a successful
+    /// create, `O_CREAT` open or mkdir of a missing name).
+    pub created: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -164,12 +167,17 @@ impl World {
                 p.life = Life::Crashed;
                 p.program.end();
             }
-            let record = Record { pid, action, op: None, result: None, exited: false };
+            let record = Record { pid, action, op: None, result: None, exited: false, created: false };
             let violation = oracle::after_step(scn, self, &record, &[]);
             return Some((record, violation));
         }
         let op = proc.program.op().expect("running program has a step");
         let owners_before = oracle::owners(self);
+        let creates = match &op {
+            Op::CreateExcl { path } | Op::OpenCreate { path } | Op::Mkdir { path } => Some(path),
+            _ => None,
+        };
+        let existed_before = creates.is_some_and(|p| self.fs.lstat(p).is_some());
         let result = match action {
             Action::Step(_) if op != Op::DrawId => self.fs.exec(pid, &op),
             Action::Draw(_, k) if op == Op::DrawId && k < scn.ids => Ok(Value::Id(k as u128)),
@@ -191,7 +199,8 @@ impl World {
                 self.fs.crash(pid);
             }
         }
-        let record = Record { pid, action, op: Some(op), result: Some(result), exited };
+        let created = creates.is_some() && !existed_before && result.is_ok();
+        let record = Record { pid, action, op: Some(op), result: Some(result), exited, created };
         let mut violation = oracle::after_step(scn, self, &record, &owners_before);
         if violation.is_none() && followed_symlink && self.procs[i].program.is_recoverer() {
             violation = Some(oracle::symlink_followed(&record));

@@ -6,10 +6,12 @@
 //! (`recover` or `status` with an id that failed); 2 usage errors (clap) and
 //! errors (the message names the path and the errno).
 
+mod check;
 mod delete;
 mod output;
 mod progress;
 mod recover;
+mod replay;
 mod status;
 mod worker;
 
@@ -51,11 +53,16 @@ macro_rules! subcommands {
 }
 
 subcommands! {
+    /// Model-check every protocol variant under every checker and print the
+    /// verdict table with a counterexample for each violation.
+    Check(check),
     /// Stage PATHs into one instance under the store lock, release the
     /// lock, then remove them.
     Delete(delete),
     /// Reclaim instances whose owner is gone (exit 1 if any id failed).
     Recover(recover),
+    /// Replay a schedule from its token and print the identical trace.
+    Replay(replay),
     /// List instances as live or stale, changing nothing.
     Status(status),
     /// Test harness: loop create/stage/verify/cleanup (or recover) and log

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use super::shared_path::SharedPath;
+
 use super::layout::{data_path, lock_path};
 use super::{Config, Error, Machine, Mutation};
 use crate::fs::{Errno, Fd, Id, Identity, Op, OpError, OpResult, Value};
@@ -12,7 +14,7 @@ use crate::fs::{Errno, Fd, Id, Identity, Op, OpError, OpResult, Value};
 /// `ROOT/<id>.data` exists. Plain data.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Held {
-    pub root: PathBuf,
+    pub root: SharedPath,
     pub id: Id,
     /// The descriptor the lock is held through.
     pub fd: Fd,
@@ -50,17 +52,30 @@ enum Step {
 /// removes it) or a lock file and an empty data directory.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Create {
-    root: PathBuf,
+    root: SharedPath,
     cfg: Config,
     attempt: u32,
     id: Id,
     fd: Fd,
-    /// Operations that undo what this attempt did, run last first.
-    undo: Vec<Op>,
+    /// What this attempt did that must be undone, last first.
+    undo: Vec<Undo>,
     /// This machine believes it owns `id` (oracle ghost state).
     owns: bool,
     last: Retry,
     step: Step,
+}
+
+/// One thing an attempt did that a failure must undo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Undo {
+    /// Release the in-process reservation.
+    Release,
+    /// Close the lock file's descriptor.
+    Close,
+    /// Unlink the lock file (while still holding the lock).
+    UnlinkLock,
+    /// Remove the (empty) data directory.
+    RmdirData,
 }
 
 /// Why the last id was given up (for the exhaustion error).
@@ -90,10 +105,10 @@ impl std::fmt::Display for Retry {
 }
 
 impl Create {
-    pub fn new(root: PathBuf, cfg: Config) -> Self {
+    pub fn new(root: impl Into<SharedPath>, cfg: Config) -> Self {
         assert!(cfg.attempts_max > 0, "attempts_max must be positive");
         Create {
-            root,
+            root: root.into(),
             cfg,
             attempt: 0,
             id: 0,
@@ -128,7 +143,7 @@ impl Create {
     fn after_lock_verified(&mut self) -> Step {
         self.owns = true;
         // Undo from here on: unlink the lock while still holding it (rule 2).
-        self.undo.push(Op::Unlink { path: self.lock() });
+        self.undo.push(Undo::UnlinkLock);
         if self.cfg.has(Mutation::DataBeforeLock) {
             self.done()
         } else {
@@ -155,7 +170,7 @@ impl Create {
         self.attempt += 1;
         if self.attempt >= self.cfg.attempts_max {
             return Step::Done(Err(Error::AttemptsExhausted {
-                root: self.root.clone(),
+                root: self.root.to_path_buf(),
                 attempts: self.attempt,
                 last: self.last.to_string(),
             }));
@@ -184,7 +199,12 @@ impl Machine for Create {
             Step::FdIdentity => Op::FdIdentity { fd: self.fd },
             Step::PathIdentity(_) => Op::PathIdentity { path: self.lock() },
             Step::Mkdir => Op::Mkdir { path: self.data() },
-            Step::Undo(_) => self.undo.last().expect("undo step with an empty stack").clone(),
+            Step::Undo(_) => match self.undo.last().expect("undo step with an empty stack") {
+                Undo::Release => Op::Release { id: self.id },
+                Undo::Close => Op::Close { fd: self.fd },
+                Undo::UnlinkLock => Op::Unlink { path: self.lock() },
+                Undo::RmdirData => Op::Rmdir { path: self.data() },
+            },
             Step::Done(_) => return None,
         })
     }
@@ -205,14 +225,14 @@ impl Machine for Create {
             }
             // C2: reserve it in-process so a recoverer thread skips it.
             (Step::Reserve, Ok(_)) => {
-                self.undo.push(Op::Release { id: self.id });
+                self.undo.push(Undo::Release);
                 self.after_reserve()
             }
             (Step::Reserve, Err(Errno::EBUSY)) => self.abandon(Retry::Reserved, None),
             // C3: create the lock file exclusively: a name nobody else holds.
             (Step::CreateLock, Ok(Value::Fd(fd))) => {
                 self.fd = fd;
-                self.undo.push(Op::Close { fd });
+                self.undo.push(Undo::Close);
                 Step::Lock
             }
             (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
@@ -243,7 +263,7 @@ impl Machine for Create {
             // C6: only now the data directory (INV-4: data only under a lock).
             (Step::Mkdir, Ok(_)) => {
                 if self.cfg.has(Mutation::DataBeforeLock) {
-                    self.undo.push(Op::Rmdir { path: self.data() });
+                    self.undo.push(Undo::RmdirData);
                     Step::CreateLock
                 } else {
                     self.done()
@@ -254,7 +274,7 @@ impl Machine for Create {
             (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
             (Step::Undo(then), _) => {
                 let undone = self.undo.pop().expect("undo stack");
-                if matches!(undone, Op::Unlink { .. }) {
+                if undone == Undo::UnlinkLock {
                     self.owns = false;
                 }
                 if self.undo.is_empty() {

@@ -25,6 +25,7 @@ pub mod layout;
 pub mod open_root;
 pub mod recover;
 pub mod remove_tree;
+pub mod shared_path;
 pub mod stage;
 pub mod status;
 

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 
 use super::layout::{classify, data_path, lock_path, Name};
 use super::remove_tree::RemoveTree;
+use super::shared_path::SharedPath;
 use super::{Config, Machine, Mutation};
 use crate::fs::{Errno, Fd, FileKind, Id, Identity, Op, OpError, OpResult, Value};
 
@@ -118,7 +119,7 @@ enum Step {
 /// removing still has its lock file, so the next pass finishes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Recover {
-    root: PathBuf,
+    root: SharedPath,
     cfg: Config,
     seen: BTreeSet<Id>,
     /// Ids still to visit, largest first (popped from the back).
@@ -133,9 +134,9 @@ pub struct Recover {
 }
 
 impl Recover {
-    pub fn new(root: PathBuf, cfg: Config) -> Self {
+    pub fn new(root: impl Into<SharedPath>, cfg: Config) -> Self {
         Recover {
-            root,
+            root: root.into(),
             cfg,
             seen: BTreeSet::new(),
             todo: Vec::new(),
@@ -206,7 +207,7 @@ impl Machine for Recover {
 
     fn op(&self) -> Option<Op> {
         Some(match &self.step {
-            Step::OpenRoot => Op::OpenDir { path: self.root.clone() },
+            Step::OpenRoot => Op::OpenDir { path: self.root.to_path_buf() },
             Step::ReadRoot(fd) => Op::ReadDirNext { fd: *fd },
             Step::CloseRoot(fd) | Step::AbortList(fd, _) => Op::Close { fd: *fd },
             Step::NextId => unreachable!("NextId is resolved in feed"),

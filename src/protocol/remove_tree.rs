@@ -14,8 +14,8 @@
 //! (someone added an entry after our listing) re-lists that directory, at most
 //! [`RELIST_MAX`] times.
 
-use std::path::PathBuf;
 
+use super::shared_path::SharedPath;
 use super::Machine;
 use crate::fs::{Errno, FileKind, Fd, Op, OpError, OpResult, Value};
 
@@ -29,7 +29,7 @@ pub const DEPTH_MAX: usize = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Frame {
-    dir: PathBuf,
+    dir: SharedPath,
     /// Entries still to remove (popped from the back), once listed.
     pending: Vec<(String, FileKind)>,
     relists: u32,
@@ -40,9 +40,9 @@ enum State {
     /// lstat the root of the tree.
     Stat,
     /// lstat a subdirectory before descending: a mount point is not crossed.
-    StatDir(PathBuf),
+    StatDir(SharedPath),
     /// unlink a non-directory: the root itself or an entry of the top frame.
-    Unlink(PathBuf),
+    Unlink(SharedPath),
     /// Open the top frame's directory for listing.
     OpenDir,
     /// Read the next entry of the top frame's directory.
@@ -69,7 +69,7 @@ enum State {
 /// removed; what was not is intact (each step removes one name).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RemoveTree {
-    root: PathBuf,
+    root: SharedPath,
     /// The device of the root: a directory on another one is a mount point.
     dev: u64,
     stack: Vec<Frame>,
@@ -77,8 +77,8 @@ pub struct RemoveTree {
 }
 
 impl RemoveTree {
-    pub fn new(root: PathBuf) -> Self {
-        RemoveTree { root, dev: 0, stack: Vec::new(), state: State::Stat }
+    pub fn new(root: impl Into<SharedPath>) -> Self {
+        RemoveTree { root: root.into(), dev: 0, stack: Vec::new(), state: State::Stat }
     }
 
     /// The root this machine removes.
@@ -90,9 +90,9 @@ impl RemoveTree {
         self.stack.last_mut().expect("a frame is open in this state")
     }
 
-    fn push_dir(&mut self, dir: PathBuf) -> State {
+    fn push_dir(&mut self, dir: SharedPath) -> State {
         if self.stack.len() >= DEPTH_MAX {
-            return State::Done(Err(OpError::new(Op::OpenDir { path: dir }, Errno::ELOOP)));
+            return State::Done(Err(OpError::new(Op::OpenDir { path: dir.to_path_buf() }, Errno::ELOOP)));
         }
         self.stack.push(Frame { dir, pending: Vec::new(), relists: 0 });
         State::OpenDir
@@ -118,11 +118,11 @@ impl Machine for RemoveTree {
     type Output = Result<(), OpError>;
 
     fn op(&self) -> Option<Op> {
-        let frame_dir = || self.stack.last().expect("frame").dir.clone();
+        let frame_dir = || self.stack.last().expect("frame").dir.to_path_buf();
         Some(match &self.state {
-            State::Stat => Op::PathIdentity { path: self.root.clone() },
-            State::StatDir(path) => Op::PathIdentity { path: path.clone() },
-            State::Unlink(path) => Op::Unlink { path: path.clone() },
+            State::Stat => Op::PathIdentity { path: self.root.to_path_buf() },
+            State::StatDir(path) => Op::PathIdentity { path: path.to_path_buf() },
+            State::Unlink(path) => Op::Unlink { path: path.to_path_buf() },
             State::OpenDir => Op::OpenDir { path: frame_dir() },
             State::Read(fd) => Op::ReadDirNext { fd: *fd },
             State::CloseDir(fd) | State::Abort(fd, _) => Op::Close { fd: *fd },
@@ -196,7 +196,7 @@ impl Machine for RemoveTree {
             self.state = match frame.pending.pop() {
                 None => State::Rmdir,
                 Some((name, kind)) => {
-                    let path = frame.dir.join(&name);
+                    let path = SharedPath::new(frame.dir.join(&name));
                     if kind == FileKind::Dir {
                         State::StatDir(path)
                     } else {

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 use super::create::Held;
 use super::layout::data_path;
+use super::shared_path::SharedPath;
 use super::{Error, Machine};
 use crate::fs::{Op, OpError, OpResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
-    Rename { from: PathBuf, to: PathBuf },
+    Rename { from: SharedPath, to: SharedPath },
     Done(Result<PathBuf, Error>),
 }
 
@@ -37,7 +38,7 @@ impl Stage {
                 let mut name = OsString::from(format!("{}-", held.staged));
                 name.push(base);
                 let to = data_path(&held.root, held.id).join(name);
-                Step::Rename { from: source.to_path_buf(), to }
+                Step::Rename { from: source.into(), to: to.into() }
             }
         };
         Stage { step }
@@ -49,7 +50,7 @@ impl Machine for Stage {
 
     fn op(&self) -> Option<Op> {
         match &self.step {
-            Step::Rename { from, to } => Some(Op::Rename { from: from.clone(), to: to.clone() }),
+            Step::Rename { from, to } => Some(Op::Rename { from: from.to_path_buf(), to: to.to_path_buf() }),
             Step::Done(_) => None,
         }
     }
@@ -59,7 +60,7 @@ impl Machine for Stage {
         let Step::Rename { to, .. } = &self.step else { unreachable!() };
         // S1: the one rename; its result is the stage's result (INV-3).
         self.step = Step::Done(match result {
-            Ok(_) => Ok(to.clone()),
+            Ok(_) => Ok(to.to_path_buf()),
             Err(errno) => Err(Error::Op(OpError::new(op, errno))),
         });
     }

@@ -9,6 +9,7 @@ use crate::fs::{Id, Op, OpResult};
 use crate::protocol::cleanup::Cleanup;
 use crate::protocol::create::{Create, Held};
 use crate::protocol::recover::Recover;
+use crate::protocol::shared_path::SharedPath;
 use crate::protocol::stage::Stage;
 use crate::protocol::{Config, Machine};
 
@@ -28,7 +29,7 @@ enum Phase {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Creator {
     cfg: Config,
-    items: Vec<PathBuf>,
+    items: std::sync::Arc<[SharedPath]>,
     next_item: usize,
     cleanup_retries: u8,
     phase: Phase,
@@ -37,6 +38,7 @@ pub struct Creator {
 impl Creator {
     pub fn new(root: PathBuf, cfg: Config, items: Vec<PathBuf>, cleanup_retries: u8) -> Self {
         let phase = Phase::Create(Create::new(root, cfg));
+        let items = items.into_iter().map(SharedPath::from).collect();
         Creator { cfg, items, next_item: 0, cleanup_retries, phase }
     }
 
@@ -121,7 +123,7 @@ impl Role for Creator {
 /// Runs `passes` recovery passes one after the other, then ends.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Recoverer {
-    root: PathBuf,
+    root: SharedPath,
     cfg: Config,
     passes_left: u8,
     pass: Option<Recover>,
@@ -130,6 +132,7 @@ pub struct Recoverer {
 impl Recoverer {
     pub fn new(root: PathBuf, cfg: Config, passes: u8) -> Self {
         assert!(passes > 0, "a recoverer runs at least one pass");
+        let root = SharedPath::from(root);
         let pass = Some(Recover::new(root.clone(), cfg));
         Recoverer { root, cfg, passes_left: passes - 1, pass }
     }

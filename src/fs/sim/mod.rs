@@ -254,8 +254,13 @@ impl SimFs {
         proc.posix.clear();
         proc.reserved.clear();
         let fds = std::mem::take(&mut proc.fds);
-        for desc in fds.into_iter().flatten() {
-            self.reap(desc.ino);
+        // Reap each inode once: two descriptions of one unlinked inode (two
+        // threads of this process) would otherwise free it twice.
+        let mut inos: Vec<u32> = fds.into_iter().flatten().map(|d| d.ino).collect();
+        inos.sort_unstable();
+        inos.dedup();
+        for ino in inos {
+            self.reap(ino);
         }
     }
 

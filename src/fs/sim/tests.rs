@@ -970,3 +970,17 @@ mod protocol_runs {
         ));
     }
 }
+
+#[test]
+fn crash_with_two_descriptions_of_one_unlinked_inode_frees_it_once() {
+    let mut s = sim(LockKind::Flock);
+    let a = s.spawn();
+    s.mkdir_all(&p("/r"));
+    check(&mut s, a, Op::CreateExcl { path: p("/r/l") }, Ok(()));
+    check(&mut s, a, Op::Open { path: p("/r/l") }, Ok(()));
+    check(&mut s, a, Op::Unlink { path: p("/r/l") }, Ok(()));
+    let empty = { let mut e = sim(LockKind::Flock); e.spawn(); e.mkdir_all(&p("/r")); e.crash(a); e };
+    s.crash(a);
+    assert_eq!(s.list(&p("/r")), vec![]);
+    assert_eq!(s, empty, "the unlinked inode is freed with its last description");
+}
