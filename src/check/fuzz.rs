@@ -225,6 +225,72 @@ fn schedule(scn: Scenario, u: &mut Unstructured<'_>) -> Run {
     Run { scenario: scn, actions, violation, terminal }
 }
 
+/// The inverse of [`run_bytes`]: bytes that decode to `scn` and begin with
+/// `actions` (after them the bytes run out, so the decoded schedule goes on
+/// with plain steps of the first live process). For seed corpora and tests.
+/// `None` when `scn` is not one the decoder makes, or an action is not
+/// enabled where it stands. `mutant` says which target the bytes are for
+/// (a mutant scenario needs it).
+pub fn encode(scn: &Scenario, actions: &[Action], mutant: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    if mutant {
+        out.push(mutants().iter().position(|v| *v == scn.variant)? as u8);
+    } else if scn.variant != Variant::Reference {
+        return None;
+    }
+    let mut flags = 0;
+    for (on, flag) in [
+        (scn.item_shape == ItemShape::Tree, FLAG_TREES),
+        (scn.foreign, FLAG_FOREIGN),
+        (scn.shared_process, FLAG_SHARED_PROCESS),
+        (scn.cross_device_item, FLAG_CROSS_DEVICE),
+        (scn.lock_kind == LockKind::Ofd, FLAG_OFD),
+        (scn.lock_kind == LockKind::Posix && scn.use_registry, FLAG_POSIX),
+        (scn.order == ReaddirOrder::Name, FLAG_NAME_ORDER),
+        (scn.recover_passes == 2, FLAG_TWO_PASSES),
+    ] {
+        if on {
+            flags |= flag;
+        }
+    }
+    out.extend([
+        scn.creators.checked_sub(1)?,
+        scn.recoverers.checked_sub(1)?,
+        scn.ids.checked_sub(1)?,
+        scn.items.checked_sub(1)?,
+        scn.faults,
+        flags,
+    ]);
+    if decode(&out, mutant).0 != *scn {
+        return None;
+    }
+    let mut world = World::new(scn);
+    let mut enabled = Vec::new();
+    for &a in actions {
+        world.actions(scn, &mut enabled);
+        if !enabled.contains(&a) {
+            return None;
+        }
+        let live = world.procs.iter().take(a.proc()).filter(|p| p.alive()).count();
+        out.push(live as u8);
+        let mine = || enabled.iter().filter(|b| b.proc() == a.proc());
+        match a {
+            Action::Step(_) => out.push(0),
+            Action::Draw(..) => {
+                out.push(0);
+                out.push(mine().filter(|b| matches!(b, Action::Draw(..))).position(|b| *b == a)? as u8);
+            }
+            Action::Fault(..) => {
+                out.push(KIND_FAULT_MIN);
+                out.push(mine().filter(|b| matches!(b, Action::Fault(..))).position(|b| *b == a)? as u8);
+            }
+            Action::Crash(_) => out.push(KIND_CRASH_MIN),
+        }
+        world.apply(scn, a);
+    }
+    Some(out)
+}
+
 /// The variant the `schedule_mutant` target is restricted to, from
 /// `STAGEDIR_FUZZ_VARIANT` (a name `stagedir check --variant` takes): inputs
 /// whose first byte chooses another mutant are rejected, so that a finding
@@ -463,5 +529,33 @@ mod tests {
         let run = run_bytes(&[], false);
         assert_eq!(token_from_fuzz_file(&path).expect("token"), token::encode(&run.scenario, &run.actions));
         assert!(matches!(token_from_fuzz_file(dir.path().join("missing")), Err(FuzzFileError::Read { .. })));
+    }
+
+    #[test]
+    fn encode_is_the_inverse_of_decode() {
+        let mut x: u64 = 99;
+        for n in 0..200usize {
+            let data: Vec<u8> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            for mutant in [false, true] {
+                let run = run_bytes(&data, mutant);
+                let bytes = encode(&run.scenario, &run.actions, mutant).expect("encodable");
+                let again = run_bytes(&bytes, mutant);
+                assert_eq!(again.scenario, run.scenario);
+                assert_eq!(again.actions, run.actions);
+                assert_eq!(again.violation, run.violation);
+            }
+        }
+        // Not enabled: the recoverer of a 1c+1r scenario is process 1, not 2.
+        let scn = Scenario::new(Variant::Reference, 1, 1, 1);
+        assert_eq!(encode(&scn, &[Action::Step(2)], false), None);
+        // Not a scenario the decoder makes: four creators.
+        assert_eq!(encode(&Scenario::new(Variant::Reference, 4, 1, 1), &[], false), None);
     }
 }
