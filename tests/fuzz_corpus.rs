@@ -5,7 +5,8 @@
 //! The seeds must break nothing, on the reference and on the mutants alike:
 //! a finding of `schedule_mutant` has to come from the search, not from a
 //! seed. `STAGEDIR_WRITE_SEEDS=1 cargo test --test fuzz_corpus` rewrites the
-//! files from the descriptions.
+//! files from the descriptions. Files a fuzzing run adds to the directory
+//! (named by their SHA-1, ignored by git) are not seeds and are left alone.
 
 use std::path::{Path, PathBuf};
 
@@ -157,11 +158,21 @@ fn expected(target: Target) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Whether a corpus file is one `cargo fuzz run` added (named by the SHA-1
+/// of its content, ignored by git) rather than a seed.
+fn added_by_the_fuzzer(name: &str) -> bool {
+    name.len() == 40 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The seed files in the corpus directory (not what a fuzzing run added).
 fn committed(target: Target) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(corpus_dir(target))
         .expect("corpus directory")
         .map(|e| e.expect("entry").path())
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.starts_with('.') && !added_by_the_fuzzer(&name)
+        })
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).expect("read")))
         .collect();
     files.sort();
@@ -174,8 +185,10 @@ fn check_corpus(target: Target) {
     want.sort();
     if std::env::var_os("STAGEDIR_WRITE_SEEDS").is_some() {
         let dir = corpus_dir(target);
-        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
+        for (name, _) in committed(target) {
+            std::fs::remove_file(dir.join(name)).expect("remove an old seed");
+        }
         for (name, bytes) in &want {
             std::fs::write(dir.join(name), bytes).expect("write seed");
         }
