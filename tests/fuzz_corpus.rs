@@ -88,7 +88,7 @@ fn schedule(scn: &Scenario, policy: Policy) -> Vec<Action> {
                 let p = live[turn % live.len()];
                 turn += 1;
                 match first_plain(p) {
-                    Action::Draw(p, 0) if matches!(policy, Policy::RoundRobinDrawOne) && scn.ids > 1 => Action::Draw(p as u8, 1),
+                    Action::Draw(p, 0) if matches!(policy, Policy::RoundRobinDrawOne) && scn.ids > 1 => Action::Draw(p, 1),
                     a => a,
                 }
             }
