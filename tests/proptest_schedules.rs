@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestError, TestRunner};
 
-use schedules::real::run_real;
+use schedules::real::{run_real, run_real_variant};
 use schedules::{programs, run_sim, Program, SimRun, Transition, TRANSITIONS_MAX};
 use stagedir::check::swimlane;
 use stagedir::check::trace::replay;
@@ -206,4 +206,27 @@ fn data_before_lock_is_caught_and_shrunk() {
 #[test]
 fn posix_lock_kind_is_caught_and_shrunk() {
     caught_and_shrunk(Variant::Mutant(Mutation::PosixLockKind));
+}
+
+/// The real run's checks have teeth: with the identity re-check gone, a
+/// recovery pass unlinks a lock file between its creation and its lock;
+/// the creator goes on under a lock that guards no name, and the next pass
+/// takes the data dir away while its owner is alive (INV-2, seen by the
+/// owner on the real filesystem). The reference survives the same program.
+#[test]
+fn real_run_sees_no_identity_recheck_lose_a_live_owners_data() {
+    use schedules::Shape;
+    let shape = Shape { creators: 1, recoverers: 0, ids: 1, items: 1, faults: 0, trees: false, foreign: false, shared: false };
+    let step = Transition::Step(0, 0);
+    // Draw, create the lock file; a recovery pass; lock, mkdir, stage (the
+    // mutant checks no identity); a recovery pass.
+    let program = [step, step, Transition::Recover, step, step, step, Transition::Recover];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let problems = run_real_variant(&shape, &program, dir.path(), Variant::Mutant(Mutation::NoIdentityRecheck))
+        .expect_err("the mutant loses data");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("INV-2: "), "{problems:?}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = run_real(&shape, &program, dir.path()).expect("the reference holds");
+    assert_eq!((run.staged, run.recoveries, run.crashes), (1, 2, 0));
 }

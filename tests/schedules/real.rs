@@ -22,7 +22,7 @@
 //! same program can take other steps here, and is read leniently as on a
 //! mutant (a step of a finished worker is skipped).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,7 @@ use std::time::Duration;
 use stagedir::check::world::fault_errnos;
 use stagedir::fs::{Errno, Fs, Id, Op, OpResult};
 use stagedir::protocol::Config;
+use stagedir::variants::Variant;
 use stagedir::{Options, RealFs, StagingRoot};
 
 use super::{Shape, Transition, STEPS_MAX};
@@ -127,13 +128,26 @@ impl Fs for GateFs {
     }
 }
 
-/// What the workers saw, for the checks after the run.
+/// What the workers did, for the checks during and after the run.
 #[derive(Default)]
 struct Log {
     /// Items whose stage returned Ok.
     staged: BTreeSet<PathBuf>,
-    /// Invariant breaches a worker saw itself.
-    problems: Vec<String>,
+    /// For each creator that holds its instance and has not begun its
+    /// cleanup: where its staged items are (INV-2 says they stay there).
+    owned: BTreeMap<usize, Vec<PathBuf>>,
+    /// Creators waiting on the first operation of their cleanup: their data
+    /// is theirs to remove from the moment that operation runs.
+    cleaning: BTreeSet<usize>,
+}
+
+impl Log {
+    /// Worker `w` is about to perform an operation (or die).
+    fn before_step(&mut self, w: usize) {
+        if self.cleaning.remove(&w) {
+            self.owned.remove(&w);
+        }
+    }
 }
 
 struct Worker {
@@ -155,7 +169,7 @@ impl Worker {
             let staging = StagingRoot::open_with(&root, gate, opts).expect("open the staging root");
             staging.with_backend(|g| g.gated = true);
             match job {
-                Job::Creator(items) => creator(&staging, &items, &log),
+                Job::Creator(me, items) => creator(&staging, me, &items, &log),
                 Job::Recoverer => {
                     let _ = staging.recover();
                 }
@@ -187,7 +201,8 @@ impl Worker {
 }
 
 enum Job {
-    Creator(Vec<PathBuf>),
+    /// A creator (its worker index) staging these items.
+    Creator(usize, Vec<PathBuf>),
     Recoverer,
 }
 
@@ -197,31 +212,39 @@ fn crashed(staging: &StagingRoot<GateFs>) -> bool {
 
 /// The creator program through the API: what `variants::reference::Creator`
 /// does on the simulation.
-fn creator(staging: &StagingRoot<GateFs>, items: &[PathBuf], log: &Mutex<Log>) {
+fn creator(staging: &StagingRoot<GateFs>, me: usize, items: &[PathBuf], log: &Mutex<Log>) {
     let Ok(mut instance) = staging.create_instance() else { return };
-    let mut mine = Vec::new();
+    log.lock().unwrap().owned.insert(me, Vec::new());
     for item in items {
         if crashed(staging) {
             return;
         }
         if let Ok(to) = instance.stage(item) {
-            log.lock().unwrap().staged.insert(item.clone());
-            mine.push(to);
+            let mut log = log.lock().unwrap();
+            log.staged.insert(item.clone());
+            log.owned.get_mut(&me).expect("owner").push(to);
         }
     }
-    if crashed(staging) {
-        return;
-    }
-    // INV-2 as the owner sees it: while it holds the instance, its staged
-    // items are where it put them.
-    for to in &mine {
-        if std::fs::symlink_metadata(to).is_err() {
-            log.lock().unwrap().problems.push(format!("INV-2: {} vanished while its owner was alive", to.display()));
-        }
-    }
+    // From its next operation on, the owner removes its own data.
+    log.lock().unwrap().cleaning.insert(me);
     for _ in 0..=CLEANUP_RETRIES {
         if crashed(staging) || instance.cleanup().is_ok() {
             return;
+        }
+    }
+}
+
+/// INV-2 on the real filesystem: every live owner's staged items are where
+/// it put them.
+fn check_owned(log: &Mutex<Log>, problems: &mut Vec<String>) {
+    for (worker, paths) in &log.lock().unwrap().owned {
+        for to in paths {
+            if std::fs::symlink_metadata(to).is_err() {
+                let p = format!("INV-2: {} vanished while its owner (worker {worker}) was alive", to.display());
+                if !problems.contains(&p) {
+                    problems.push(p);
+                }
+            }
         }
     }
 }
@@ -248,6 +271,12 @@ pub struct RealRun {
 /// failed, something outside ROOT was removed, or a worker saw its staged
 /// data vanish while it was alive.
 pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result<RealRun, Vec<String>> {
+    run_real_variant(shape, transitions, dir, Variant::Reference)
+}
+
+/// [`run_real`] for any variant (the API runs a mutant's machines when its
+/// [`Config::mutation`] says so).
+pub fn run_real_variant(shape: &Shape, transitions: &[Transition], dir: &Path, variant: Variant) -> Result<RealRun, Vec<String>> {
     let root = dir.join("root");
     let src = dir.join("src");
     let outside = dir.join("outside");
@@ -260,7 +289,7 @@ pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result
         let bait = stagedir::protocol::layout::data_path(&root, u128::MAX);
         std::os::unix::fs::symlink(&outside, bait).expect("symlink");
     }
-    let cfg = Config { attempts_max: ATTEMPTS_MAX, use_registry: false, mutation: None };
+    let cfg: Config = variant.config(ATTEMPTS_MAX, false);
     let log = Arc::new(Mutex::new(Log::default()));
     let mut all_items = Vec::new();
     let mut workers = Vec::new();
@@ -276,7 +305,7 @@ pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result
             }
         }
         all_items.extend(items.iter().cloned());
-        workers.push(Worker::spawn(root.clone(), cfg, Arc::clone(&log), Job::Creator(items)));
+        workers.push(Worker::spawn(root.clone(), cfg, Arc::clone(&log), Job::Creator(c as usize, items)));
     }
     for _ in 0..shape.recoverers {
         workers.push(Worker::spawn(root.clone(), cfg, Arc::clone(&log), Job::Recoverer));
@@ -295,7 +324,9 @@ pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result
         (true, q) if q == first_recoverer => Some(0),
         _ => None,
     };
+    let mut problems = Vec::new();
     for t in transitions {
+        check_owned(&log, &mut problems);
         match *t {
             Transition::Recover => {
                 recover();
@@ -310,6 +341,7 @@ pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result
                         // The whole process dies: both its threads.
                         if let Some(q) = partner(p) {
                             if workers[q].pending.is_some() {
+                                log.lock().unwrap().before_step(q);
                                 workers[q].send(Cmd::Crash);
                             }
                         }
@@ -322,23 +354,35 @@ pub fn run_real(shape: &Shape, transitions: &[Transition], dir: &Path) -> Result
                     }
                     _ => Cmd::Run,
                 };
+                let crash = matches!(cmd, Cmd::Crash);
+                log.lock().unwrap().before_step(p);
                 workers[p].send(cmd);
+                if crash {
+                    // A dead owner owns nothing: recovery may take its data.
+                    let mut log = log.lock().unwrap();
+                    log.owned.remove(&p);
+                    if let Some(q) = partner(p) {
+                        log.owned.remove(&q);
+                    }
+                }
             }
         }
     }
     // Every worker still running ends, one step each in turn.
     let mut steps = 0;
     while workers.iter().any(|w| w.pending.is_some()) {
-        for w in workers.iter_mut().filter(|w| w.pending.is_some()) {
+        for (p, w) in workers.iter_mut().enumerate().filter(|(_, w)| w.pending.is_some()) {
             steps += 1;
             assert!(steps < STEPS_MAX, "the real run did not end within {STEPS_MAX} steps");
+            check_owned(&log, &mut problems);
+            log.lock().unwrap().before_step(p);
             w.send(Cmd::Run);
         }
     }
+    check_owned(&log, &mut problems);
     recover();
     let log = log.lock().unwrap();
     run.staged = log.staged.len();
-    let mut problems = log.problems.clone();
     let mut left: Vec<String> = std::fs::read_dir(&root)
         .expect("list ROOT")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
