@@ -30,12 +30,10 @@ fn main() {
     for _ in 0..n { let mut h = xxhash_rust::xxh3::Xxh3Default::new(); w.fs.hash(&mut h); std::hint::black_box(h.finish()); }
     println!("simfs hash    {:>6.0} ns", t.elapsed().as_nanos() as f64 / n as f64);
     let t = Instant::now();
-    let mut k = 0;
-    for _ in 0..n / 10 {
+    for k in 0..n / 10 {
         w.actions(&scn, &mut acts);
         let mut c = w.clone();
         c.apply(&scn, acts[k % acts.len()]);
-        k += 1;
         std::hint::black_box(c);
     }
     println!("clone+apply   {:>6.0} ns", t.elapsed().as_nanos() as f64 / (n / 10) as f64);

@@ -91,13 +91,14 @@ fn violation(invariant: Invariant, detail: String) -> Option<Violation> {
     Some(Violation { invariant, detail })
 }
 
-/// The live owners: (pid, id) for each live process that believes it owns
-/// an id.
-pub fn owners(w: &World) -> Vec<(Pid, Id)> {
+/// The live owners: (thread, pid, id) for each live thread (index into
+/// `World::procs`) that believes it owns an id.
+pub fn owners(w: &World) -> Vec<(usize, Pid, Id)> {
     w.procs
         .iter()
-        .filter(|p| p.alive())
-        .filter_map(|p| p.program.owned().map(|id| (p.pid, id)))
+        .enumerate()
+        .filter(|(_, p)| p.alive())
+        .filter_map(|(t, p)| p.program.owned().map(|id| (t, p.pid, id)))
         .collect()
 }
 
@@ -111,13 +112,13 @@ fn removed_path(op: &Op) -> Option<&Path> {
 }
 
 /// Judges one step. `owners_before` are the live owners before it.
-pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(Pid, Id)]) -> Option<Violation> {
+pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(usize, Pid, Id)]) -> Option<Violation> {
     let layout = scn.variant.layout();
     let root = scn.root();
     // INV-1: at most one live owner per id.
     let now = owners(w);
-    for (k, (pa, ia)) in now.iter().enumerate() {
-        if let Some((pb, _)) = now[k + 1..].iter().find(|(_, ib)| ib == ia) {
+    for (k, (_, pa, ia)) in now.iter().enumerate() {
+        if let Some((_, pb, _)) = now[k + 1..].iter().find(|(_, _, ib)| ib == ia) {
             return violation(
                 Invariant::OneOwner,
                 format!("pid {pa} and pid {pb} both own id {} after this step", short(*ia)),
@@ -128,11 +129,12 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(Pid
         return None;
     };
     let actor = w.procs.iter().find(|p| p.pid == rec.pid).expect("actor");
-    // INV-2: a removal inside a live owner's data, by anyone else.
+    // INV-2: a removal inside a live owner's data, by anyone else (another
+    // process, or another thread of the owner's process).
     if let (Some(path), Ok(_)) = (removed_path(op), result) {
-        for (owner, id) in owners_before {
-            let alive = w.procs.iter().any(|p| p.pid == *owner && p.alive());
-            if *owner != rec.pid && alive && path.starts_with(layout.data_path(root, *id)) {
+        for (thread, owner, id) in owners_before {
+            let alive = w.procs[*thread].alive();
+            if *thread != rec.action.proc() && alive && path.starts_with(layout.data_path(root, *id)) {
                 return violation(
                     Invariant::OwnerDataUntouched,
                     format!("pid {} removed {} while pid {owner} owns id {}", rec.pid, path.display(), short(*id)),
@@ -236,6 +238,9 @@ pub fn symlink_followed(rec: &Record) -> Violation {
 /// INV-5, after the final recovery pass: only foreign names remain in ROOT.
 pub fn final_state(scn: &Scenario, w: &World) -> Option<Violation> {
     let layout = scn.variant.layout();
+    if !layout.claims_nothing_leaks() {
+        return None;
+    }
     let left: Vec<PathBuf> = w
         .fs
         .list(scn.root())

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::fs::sim::{LockKind, ReaddirOrder, SimFs};
 use crate::variants::{RoleParams, Variant};
 
+use super::oracle::Invariant;
+
 /// The staging root every scenario uses.
 pub const ROOT: &str = "/r";
 /// A directory outside ROOT that nothing may ever remove (INV-6 bait).
@@ -57,10 +59,15 @@ pub struct Scenario {
     /// process (one pid): what a lock kind owned by the process (POSIX)
     /// cannot tell apart.
     pub shared_process: bool,
+    /// Invariants whose violations the oracle lets pass, so that a search
+    /// goes on past a protocol's known first finding to what else breaks.
+    /// Empty for every proof.
+    pub past: Vec<Invariant>,
 }
 
 impl Scenario {
-    /// The standard small configuration: reference, flock, crashes on.
+    /// The standard small configuration: the variant's own lock kind
+    /// ([`Variant::default_lock_kind`]), crashes on.
     pub fn new(variant: Variant, creators: u8, recoverers: u8, ids: u8) -> Scenario {
         Scenario {
             variant,
@@ -69,7 +76,7 @@ impl Scenario {
             items: 1,
             item_shape: ItemShape::File,
             ids,
-            lock_kind: LockKind::Flock,
+            lock_kind: variant.default_lock_kind(),
             order: ReaddirOrder::ReverseName,
             faults: 0,
             crashes: true,
@@ -80,6 +87,7 @@ impl Scenario {
             foreign: false,
             cross_device_item: false,
             shared_process: false,
+            past: Vec::new(),
         }
         .with_variant_defaults()
     }
@@ -171,6 +179,10 @@ impl Scenario {
         }
         if self.shared_process {
             d.push_str(" shared-pid");
+        }
+        if !self.past.is_empty() {
+            let codes: Vec<&str> = self.past.iter().map(|i| i.code()).collect();
+            d.push_str(&format!(" past {}", codes.join("+")));
         }
         if self.use_registry {
             d.push_str(" registry");

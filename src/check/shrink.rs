@@ -20,6 +20,29 @@ fn breaks(scn: &Scenario, actions: &[Action], inv: Invariant) -> bool {
     matches!(replay(scn, actions), Ok(t) if t.violation.as_ref().map(|v| v.invariant) == Some(inv))
 }
 
+/// Tries, for each process and each position, removing every action of
+/// that process from that position on; keeps the first that still breaks.
+fn drop_process_tails(scn: &Scenario, mut best: Vec<Action>, inv: Invariant) -> Vec<Action> {
+    let procs: Vec<usize> = {
+        let mut p: Vec<usize> = best.iter().map(|a| a.proc()).collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    };
+    for p in procs {
+        let positions: Vec<usize> = best.iter().enumerate().filter(|(_, a)| a.proc() == p).map(|(i, _)| i).collect();
+        for &from in &positions {
+            let cand: Vec<Action> =
+                best.iter().enumerate().filter(|(i, a)| *i < from || a.proc() != p).map(|(_, a)| *a).collect();
+            if cand.len() < best.len() && breaks(scn, &cand, inv) {
+                best = truncate(scn, &cand);
+                break;
+            }
+        }
+    }
+    best
+}
+
 /// Cuts everything after the step that broke `inv`.
 fn truncate(scn: &Scenario, actions: &[Action]) -> Vec<Action> {
     match replay(scn, actions) {
@@ -37,6 +60,25 @@ pub fn shrink(scn: &Scenario, actions: &[Action], inv: Invariant) -> Vec<Action>
     let mut best = truncate(scn, actions);
     for _ in 0..ROUNDS_MAX {
         let before = best.clone();
+        // Whole tails of one process first: a process that takes no part in
+        // the violation is usually removable only all at once (removing one
+        // of its steps leaves the next one not enabled).
+        best = drop_process_tails(scn, best, inv);
+        // Then contiguous chunks, halving their size (delta debugging).
+        let mut size = best.len() / 2;
+        while size > 1 {
+            let mut start = 0;
+            while start + size <= best.len() {
+                let mut cand = best.clone();
+                cand.drain(start..start + size);
+                if breaks(scn, &cand, inv) {
+                    best = truncate(scn, &cand);
+                } else {
+                    start += size;
+                }
+            }
+            size /= 2;
+        }
         let mut i = best.len();
         while i > 0 {
             i -= 1;

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::bfs::{self, Limits};
+use super::random;
 use super::oracle::{Invariant, Violation};
 use super::scenario::Scenario;
 use super::world::Action;
@@ -15,14 +16,20 @@ use crate::variants::Variant;
 pub enum Checker {
     /// Breadth-first search over every schedule (crash at every step).
     Exhaustive,
+    /// shuttle's random scheduler over a larger scenario.
+    ShuttleRandom,
+    /// shuttle's PCT scheduler (probabilistic concurrency testing, depth 3).
+    ShuttlePct,
 }
 
 impl Checker {
-    pub const ALL: [Checker; 1] = [Checker::Exhaustive];
+    pub const ALL: [Checker; 3] = [Checker::Exhaustive, Checker::ShuttleRandom, Checker::ShuttlePct];
 
     pub fn name(&self) -> &'static str {
         match self {
             Checker::Exhaustive => "exhaustive",
+            Checker::ShuttleRandom => "shuttle-random",
+            Checker::ShuttlePct => "shuttle-pct",
         }
     }
 
@@ -114,6 +121,11 @@ pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
     let mut faults = Scenario::new(variant, 1, 1, ids);
     faults.faults = 1;
     out.push(faults);
+    // Two ids: instances of different names interleave, and a creator that
+    // loses its first id to a recoverer retries with the other.
+    if opts.ids.is_none() {
+        out.push(Scenario::new(variant, 2, 1, 2));
+    }
     for s in &mut out {
         if let Some(kind) = opts.lock_kind {
             s.lock_kind = kind;
@@ -121,6 +133,35 @@ pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
         *s = s.clone().with_variant_defaults();
     }
     out
+}
+
+/// Schedules per random checker in the default suite.
+pub const ITERATIONS_DEFAULT: u64 = 10_000;
+/// Seed of the random checkers unless `--seed` is given.
+pub const SEED_DEFAULT: u64 = 0x5eed;
+
+/// The scenario the random checkers run: larger than the exhaustive search
+/// reaches. Three creators staging two items each, two recoverers running
+/// two passes, two ids, one injected error; crashes are part of the
+/// schedule.
+pub fn random_scenario(variant: Variant, opts: &Options) -> Scenario {
+    let (c, r) = match opts.processes {
+        Some(n) if n >= 2 => (n - n / 2, n / 2),
+        Some(_) => (1, 0),
+        None => (3, 2),
+    };
+    let mut s = Scenario::new(variant, c, r, opts.ids.unwrap_or(2));
+    s.items = 2;
+    s.recover_passes = 2;
+    s.faults = 1;
+    if let Some(kind) = opts.lock_kind {
+        s.lock_kind = kind;
+    }
+    // The POSIX mutant is only visible to threads of one process.
+    if variant.forced_lock_kind().is_some() {
+        s.shared_process = true;
+    }
+    s.with_variant_defaults()
 }
 
 /// Runs the suite; `progress` hears about every row as it starts (its
@@ -135,13 +176,17 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
                 Checker::Exhaustive => {
                     plan.extend(exhaustive_scenarios(v, opts).into_iter().map(|s| (v, c, s)));
                 }
+                Checker::ShuttleRandom | Checker::ShuttlePct => plan.push((v, c, random_scenario(v, opts))),
             }
         }
     }
-    let total = plan.len();
-    let mut rows = Vec::with_capacity(total);
-    for (index, (variant, checker, scenario)) in plan.into_iter().enumerate() {
+    let mut total = plan.len();
+    let mut rows: Vec<Row> = Vec::with_capacity(total);
+    let mut index = 0;
+    let mut plan: std::collections::VecDeque<_> = plan.into();
+    while let Some((variant, checker, scenario)) = plan.pop_front() {
         progress(Progress::Start { index, total, variant, checker, scenario: &scenario });
+        index += 1;
         let row = match checker {
             Checker::Exhaustive => {
                 let (stats, cex) = bfs::explore(&scenario, Limits::default(), &mut |s| {
@@ -162,10 +207,68 @@ pub fn run(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Vec<Row> {
                     counterexample: cex.map(|c| (c.actions, c.violation)),
                 }
             }
+            Checker::ShuttleRandom | Checker::ShuttlePct => {
+                let strategy = if checker == Checker::ShuttlePct {
+                    random::Strategy::Pct { depth: 3 }
+                } else {
+                    random::Strategy::Random
+                };
+                let iterations = opts.iterations.unwrap_or(ITERATIONS_DEFAULT);
+                let out = random::run(&scenario, strategy, iterations, opts.seed.unwrap_or(SEED_DEFAULT));
+                let verdict = match &out.finding {
+                    Some(f) => Verdict::Violated(f.violation.invariant),
+                    None => Verdict::Holds,
+                };
+                Row {
+                    variant,
+                    checker,
+                    scenario,
+                    explored: out.iterations,
+                    seconds: out.seconds,
+                    verdict,
+                    counterexample: out.finding.map(|f| (f.actions, f.violation)),
+                }
+            }
         };
         rows.push(row);
+        // A published protocol's first finding hides the rest: once its
+        // planned rows are done, search again past what was found.
+        let last_of_variant = plan.front().is_none_or(|(v, c, _)| *v != variant || *c != checker);
+        if variant.is_published() && checker == Checker::Exhaustive && last_of_variant {
+            if let Some(next) = past_row(variant, &rows, opts) {
+                plan.push_front((variant, checker, next));
+                total += 1;
+            }
+        }
     }
     rows
+}
+
+/// The next "past" scenario for a published variant: one creator and two
+/// recoverers, letting pass every invariant already found broken, unless
+/// that was already searched or nothing was found. At most two such rows.
+fn past_row(variant: Variant, rows: &[Row], opts: &Options) -> Option<Scenario> {
+    let mine: Vec<&Row> = rows.iter().filter(|r| r.variant == variant && r.checker == Checker::Exhaustive).collect();
+    let mut found: Vec<Invariant> = mine
+        .iter()
+        .filter_map(|r| match r.verdict {
+            Verdict::Violated(i) => Some(i),
+            _ => None,
+        })
+        .chain(mine.iter().flat_map(|r| r.scenario.past.iter().copied()))
+        .collect();
+    found.sort();
+    found.dedup();
+    let searched_past = mine.iter().filter(|r| !r.scenario.past.is_empty()).count();
+    if found.is_empty() || searched_past >= 2 || mine.iter().any(|r| r.scenario.past == found) {
+        return None;
+    }
+    let mut s = Scenario::new(variant, 1, 2, opts.ids.unwrap_or(1));
+    if let Some(kind) = opts.lock_kind {
+        s.lock_kind = kind;
+    }
+    s.past = found;
+    Some(s.with_variant_defaults())
 }
 
 /// Progress events for a progress bar.

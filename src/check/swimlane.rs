@@ -140,7 +140,7 @@ pub fn render(t: &Trace, actions: &[Action]) -> String {
     }
     let owners = super::oracle::owners(&t.end);
     if !owners.is_empty() {
-        let o: Vec<String> = owners.iter().map(|(p, id)| format!("p{p} owns #{id:x}")).collect();
+        let o: Vec<String> = owners.iter().map(|(_, p, id)| format!("p{p} owns #{id:x}")).collect();
         let _ = writeln!(s, "owners: {}", o.join(", "));
     }
     let _ = writeln!(s, "replay: stagedir replay '{}'", token::encode(&t.scenario, actions));

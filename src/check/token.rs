@@ -9,6 +9,7 @@ use crate::fs::sim::{LockKind, ReaddirOrder};
 use crate::fs::Errno;
 use crate::variants::Variant;
 
+use super::oracle::Invariant;
 use super::scenario::{ItemShape, Scenario};
 use super::world::Action;
 
@@ -30,7 +31,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         ItemShape::Tree => "tree",
     };
     let head = format!(
-        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}",
+        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}{}",
         scn.variant.name(),
         scn.creators,
         scn.recoverers,
@@ -48,6 +49,11 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         scn.foreign as u8,
         scn.cross_device_item as u8,
         scn.shared_process as u8,
+        if scn.past.is_empty() {
+            String::new()
+        } else {
+            format!(",past={}", scn.past.iter().map(|i| i.code()).collect::<Vec<_>>().join("+"))
+        },
     );
     let acts: Vec<String> = actions
         .iter()
@@ -122,6 +128,18 @@ pub fn decode(token: &str) -> Result<(Scenario, Vec<Action>), TokenError> {
             "fo" => scn.foreign = num(v)? != 0,
             "xd" => scn.cross_device_item = num(v)? != 0,
             "sp" => scn.shared_process = num(v)? != 0,
+            "past" => {
+                scn.past = v
+                    .split('+')
+                    .filter(|c| !c.is_empty())
+                    .map(|c| {
+                        Invariant::ALL
+                            .into_iter()
+                            .find(|i| i.code() == c)
+                            .ok_or_else(|| TokenError(format!("past: unknown invariant `{c}`")))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
             _ => return err(format!("unknown key `{k}`")),
         }
     }

@@ -137,7 +137,20 @@ fn suffixed(file: &Path, row: &Row) -> PathBuf {
 
 fn print_text(rows: &[Row], violations: &[&Row]) {
     print!("{}", suite::table(rows));
+    // One trace per variant and invariant: the shortest found.
+    let mut shown: Vec<&Row> = Vec::new();
     for row in violations {
+        let (actions, violation) = row.counterexample.as_ref().expect("violation");
+        let same = shown.iter().position(|r| {
+            r.variant == row.variant && r.counterexample.as_ref().expect("violation").1.invariant == violation.invariant
+        });
+        match same {
+            Some(k) if shown[k].counterexample.as_ref().expect("violation").0.len() > actions.len() => shown[k] = row,
+            Some(_) => {}
+            None => shown.push(row),
+        }
+    }
+    for row in shown {
         let (actions, violation) = row.counterexample.as_ref().expect("violation");
         println!("\n=== {} under {}: {}", row.variant, row.checker, violation.invariant);
         let t = trace::replay(&row.scenario, actions).expect("a found schedule replays");
@@ -163,7 +176,13 @@ fn print_text(rows: &[Row], violations: &[&Row]) {
             format!("nothing found under: {}", bounds.join("; "))
         };
         let note = if v.is_mutant() && broken.is_empty() { "  <- mutant SURVIVED" } else { "" };
-        println!("{v}: {summary}{note}");
+        let unclaimed = v.layout().unclaimed();
+        let claims = if unclaimed.is_empty() {
+            String::new()
+        } else {
+            format!(" (does not claim {}: not checked)", unclaimed.join(", "))
+        };
+        println!("{v}: {summary}{claims}{note}");
     }
 }
 

@@ -4,8 +4,10 @@
 //! a stack buffer that reaches the hasher in a few large writes.
 //!
 //! **The encoding covers exactly the fields `==` compares** (the derived
-//! `PartialEq`), so equal states hash equally; variable-length parts carry
-//! their length, so different states rarely collide.
+//! `PartialEq`), so equal states hash equally; tables carry their length,
+//! and names and symlink targets enter as a 64-bit hash of their bytes that
+//! is distinct for distinct names (`names.rs`), so different states rarely
+//! collide. Every piece has a fixed size: a constant-size copy each.
 
 use std::hash::{Hash, Hasher};
 
@@ -24,40 +26,31 @@ impl<'h, H: Hasher> Packer<'h, H> {
         Packer { hasher, buf: [0; 512], len: 0 }
     }
 
+    /// A fixed-size piece: one bounds check and a constant-size copy.
     #[inline]
-    pub fn bytes(&mut self, b: &[u8]) {
-        if self.len + b.len() > self.buf.len() {
+    pub fn put<const N: usize>(&mut self, b: [u8; N]) {
+        const { assert!(N <= 512) };
+        if self.len + N > self.buf.len() {
             self.flush();
-            if b.len() > self.buf.len() {
-                self.hasher.write(b);
-                return;
-            }
         }
-        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
+        self.buf[self.len..self.len + N].copy_from_slice(&b);
+        self.len += N;
     }
 
     #[inline]
     pub fn u32(&mut self, v: u32) {
-        self.bytes(&v.to_le_bytes());
+        self.put(v.to_le_bytes());
     }
 
     #[inline]
     pub fn u128(&mut self, v: u128) {
-        self.bytes(&v.to_le_bytes());
+        self.put(v.to_le_bytes());
     }
 
     /// A length or count (as `u32`: every table here is bounded far below).
     #[inline]
     pub fn count(&mut self, n: usize) {
         self.u32(n as u32);
-    }
-
-    /// A length-prefixed byte string.
-    #[inline]
-    pub fn str(&mut self, b: &[u8]) {
-        self.count(b.len());
-        self.bytes(b);
     }
 
     fn flush(&mut self) {
@@ -71,7 +64,7 @@ impl<'h, H: Hasher> Packer<'h, H> {
 impl Hash for SimFs {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let mut p = Packer::new(state);
-        p.bytes(&[self.lock_kind as u8, self.order as u8]);
+        p.put([self.lock_kind as u8, self.order as u8]);
         p.u128(self.id_next);
         p.u128(self.id_space);
         self.ns.digest(&mut p);

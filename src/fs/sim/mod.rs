@@ -74,6 +74,7 @@
 //!   symlink with a trailing slash is `ENOTDIR` rather than followed.
 
 mod digest;
+mod names;
 mod namespace;
 mod ops;
 mod procs;
@@ -205,7 +206,7 @@ impl SimFs {
     /// # Panics
     /// When the parent is missing or the name exists.
     pub fn symlink(&mut self, path: &Path, target: &Path) {
-        self.setup_create(path, Node::Symlink(target.into()));
+        self.setup_create(path, Node::Symlink(names::Target::new(target)));
     }
 
     fn setup_create(&mut self, path: &Path, node: Node) {
@@ -348,7 +349,7 @@ impl SimFs {
 
     fn tree_into(&self, dir: u32, path: &Path, out: &mut Vec<(PathBuf, FileKind)>) {
         for e in self.ns.children(dir) {
-            let child = path.join(&*e.name);
+            let child = path.join(e.name.as_str());
             let kind = self.ns.kind(e.ino);
             if kind == FileKind::Dir {
                 self.tree_into(e.ino, &child, out);

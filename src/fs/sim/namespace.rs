@@ -5,9 +5,9 @@
 use std::hash::Hasher;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Arc;
 
 use super::digest::Packer;
+use super::names::{Name, Target};
 use crate::fs::{Errno, FileKind, Identity};
 
 /// Slot of `/` in the inode table (inode number 1).
@@ -24,7 +24,7 @@ pub const INODES_MAX: usize = 4096;
 /// Longest name component, as on Linux (`NAME_MAX`).
 const NAME_MAX: usize = 255;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Node {
     /// A regular file. Files have no contents in this model.
     File,
@@ -34,10 +34,10 @@ pub(super) enum Node {
         parent: u32,
         mount: bool,
     },
-    Symlink(Arc<Path>),
+    Symlink(Target),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Inode {
     pub dev: u32,
     /// False once the last name is gone (unlink, rmdir): `st_nlink == 0`.
@@ -47,10 +47,10 @@ pub(super) struct Inode {
 
 /// One directory entry. The table is sorted by `(dir, name)`, so one
 /// directory's entries are a contiguous run in byte order of their names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Entry {
     pub dir: u32,
-    pub name: Arc<str>,
+    pub name: Name,
     pub ino: u32,
 }
 
@@ -201,26 +201,29 @@ impl Namespace {
         p.count(self.inodes.len());
         for slot in &self.inodes {
             let Some(inode) = slot else {
-                p.bytes(&[0]);
+                p.put([0]);
                 continue;
             };
-            let (tag, parent) = match &inode.node {
+            // A symlink's target stands in for the parent: the hash of its
+            // bytes (see `names`).
+            let (tag, extra) = match inode.node {
                 Node::File => (1, 0),
-                Node::Dir { parent, mount } => (2 + u8::from(*mount), *parent),
-                Node::Symlink(_) => (4, 0),
+                Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(parent)),
+                Node::Symlink(target) => (4, target.hash()),
             };
-            p.bytes(&[tag | u8::from(inode.linked) << 4]);
-            p.u32(inode.dev);
-            p.u32(parent);
-            if let Node::Symlink(target) = &inode.node {
-                p.str(target.as_os_str().as_bytes());
-            }
+            let mut piece = [0; 13];
+            piece[0] = tag | u8::from(inode.linked) << 4;
+            piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
+            piece[5..].copy_from_slice(&extra.to_le_bytes());
+            p.put(piece);
         }
         p.count(self.entries.len());
         for e in &self.entries {
-            p.u32(e.dir);
-            p.u32(e.ino);
-            p.str(e.name.as_bytes());
+            let mut piece = [0; 16];
+            piece[..4].copy_from_slice(&e.dir.to_le_bytes());
+            piece[4..8].copy_from_slice(&e.ino.to_le_bytes());
+            piece[8..].copy_from_slice(&e.name.hash().to_le_bytes());
+            p.put(piece);
         }
     }
 
@@ -308,7 +311,7 @@ impl Namespace {
                         }
                         *followed = true;
                         // A relative target starts in the symlink's directory.
-                        self.walk(dir, target.as_os_str().as_bytes(), true, links, followed)
+                        self.walk(dir, target.as_bytes(), true, links, followed)
                     }
                     _ => Ok(ino),
                 }
@@ -339,7 +342,7 @@ impl Namespace {
             other => other,
         };
         self.inodes[slot] = Some(Inode { dev: self.dev(dir), linked: true, node });
-        self.entries.insert(pos, Entry { dir, name: Arc::from(name), ino });
+        self.entries.insert(pos, Entry { dir, name: Name::new(name), ino });
         Ok(ino)
     }
 
@@ -358,7 +361,7 @@ impl Namespace {
         let pos = self.find(from_dir, from).expect("rename of a missing name");
         let entry = self.entries.remove(pos);
         let ino = entry.ino;
-        let name = if from == to { entry.name } else { Arc::from(to) };
+        let name = if from == to { entry.name } else { Name::new(to) };
         let pos = self.find(to_dir, to).expect_err("rename over an existing name");
         self.entries.insert(pos, Entry { dir: to_dir, name, ino });
         if let Node::Dir { parent, .. } = &mut self.inode_mut(ino).node {

@@ -210,7 +210,7 @@ impl SimFs {
             }
         };
         let Some(entry) = next else { return Ok(None) };
-        let (name, kind) = (entry.name.clone(), self.ns.kind(entry.ino));
+        let (name, kind) = (entry.name, self.ns.kind(entry.ino));
         let out = DirEntry { name: name.to_string(), kind };
         self.procs[p].desc_mut(fd).expect("checked above").open = Open::Dir(Some(name));
         Ok(Some(out))

@@ -2,9 +2,9 @@
 //! the in-process id registry.
 
 use std::hash::Hasher;
-use std::sync::Arc;
 
 use super::digest::Packer;
+use super::names::Name;
 use crate::fs::{Errno, Fd, Id};
 
 /// Lowest descriptor number handed out (0, 1 and 2 are stdio).
@@ -14,18 +14,18 @@ pub(super) const FD_FIRST: Fd = 3;
 pub const FDS_MAX: usize = 256;
 
 /// What an open file description was opened as.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Open {
     /// `O_RDWR` on a regular file.
     File,
     /// A directory stream (`O_RDONLY|O_DIRECTORY`) with its cursor: the last
     /// name returned, `None` before the first.
-    Dir(Option<Arc<str>>),
+    Dir(Option<Name>),
 }
 
 /// An open file description. There is no `dup`/`fork` in the model, so each
 /// description has exactly one descriptor and lives in its owner's table.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Desc {
     pub ino: u32,
     pub open: Open,
@@ -51,25 +51,24 @@ impl Proc {
 
     /// Feeds every field `==` compares to `p` (see [`super::digest`]).
     pub fn digest<H: Hasher>(&self, p: &mut Packer<'_, H>) {
-        p.bytes(&[u8::from(self.alive)]);
+        p.put([u8::from(self.alive)]);
         p.count(self.fds.len());
         for slot in &self.fds {
             let Some(d) = slot else {
-                p.bytes(&[0]);
+                p.put([0]);
                 continue;
             };
-            let tag = match &d.open {
-                Open::File => 1,
-                Open::Dir(None) => 2,
-                Open::Dir(Some(_)) => 3,
+            let (tag, cursor) = match d.open {
+                Open::File => (1, 0),
+                Open::Dir(None) => (2, 0),
+                Open::Dir(Some(name)) => (3, name.hash()),
             };
-            p.bytes(&[tag | u8::from(d.locked) << 4]);
-            p.u32(d.ino);
-            if let Open::Dir(Some(cursor)) = &d.open {
-                p.str(cursor.as_bytes());
-            }
-        }
-        p.count(self.posix.len());
+            let mut piece = [0; 13];
+            piece[0] = tag | u8::from(d.locked) << 4;
+            piece[1..5].copy_from_slice(&d.ino.to_le_bytes());
+            piece[5..].copy_from_slice(&cursor.to_le_bytes());
+            p.put(piece);
+        }        p.count(self.posix.len());
         for &ino in &self.posix {
             p.u32(ino);
         }
