@@ -184,15 +184,16 @@ fn no_identity_recheck_is_caught_and_shrunk() {
     caught_and_shrunk(Variant::Mutant(Mutation::NoIdentityRecheck));
 }
 
-/// Its shortest counterexample is longer than 12 transitions: a creator
-/// takes 15 steps (create, stage, the data's removal, the unlock) before
-/// the window a recovery pass must fall into opens (the exhaustive search's
-/// shortest schedule has the same 15 steps), so 16 transitions at least.
-/// The shrinker deletes transitions in one pass before it shrinks the
-/// shape, so it may leave a few more.
+/// Its counterexamples are longer than 12 transitions: a creator takes 15
+/// steps (create, stage, the data's removal, the unlock) before the
+/// one-step window a recovery must fall into opens (the exhaustive search's
+/// shortest schedule has the same 15 steps). The closing round robin can
+/// supply the last of them, and the shrinker deletes transitions in one
+/// pass before it shrinks the shape: twelve fresh searches shrank to 14 to
+/// 24 transitions.
 #[test]
 fn unlock_before_unlink_is_caught_and_shrunk() {
-    caught_and_shrunk_to(Variant::Mutant(Mutation::UnlockBeforeUnlink), 24);
+    caught_and_shrunk_to(Variant::Mutant(Mutation::UnlockBeforeUnlink), 32);
 }
 
 #[test]
