@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod bfs;
+pub mod fuzz;
 pub mod oracle;
 pub mod random;
 pub mod scenario;
