@@ -10,6 +10,13 @@
 //!   [`Strategy::Random`] and [`Strategy::Pct`] (depth 3, as `stagedir
 //!   check` uses it), [`SHUTTLE_ITERATIONS`] schedules a call, a new seed
 //!   each call; criterion reports schedules per second.
+//! - `fuzz_exec`: the `schedule` fuzz target's body ([`fuzz::check`]) on
+//!   [`FUZZ_INPUTS`] inputs that decode to the standard scenario (its six
+//!   scenario bytes from [`fuzz::encode`]) followed by 0 to
+//!   [`FUZZ_TAIL_MAX`] pseudo-random schedule bytes, as a fuzzer's mutants
+//!   of a seed would be; criterion reports executions per second. This is
+//!   the target without libFuzzer and without coverage instrumentation, so
+//!   an upper bound on what `cargo fuzz run` reaches.
 //!
 //! A search takes many seconds, so criterion takes its fewest samples (10,
 //! one search each).
@@ -22,6 +29,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use stagedir::check::bfs::{explore, Limits, Stats};
+use stagedir::check::fuzz::{self, Target};
 use stagedir::check::random::{self, Strategy};
 use stagedir::check::scenario::Scenario;
 use stagedir::variants::Variant;
@@ -32,6 +40,31 @@ const GROUP: &str = "checker";
 
 /// Shuttle schedules per timed call.
 const SHUTTLE_ITERATIONS: u64 = 1_000;
+
+/// Fuzz inputs per timed call, and the most schedule bytes one carries.
+const FUZZ_INPUTS: usize = 1_000;
+const FUZZ_TAIL_MAX: usize = 128;
+
+/// Inputs for the fuzz target that decode to the standard scenario, with
+/// pseudo-random schedule bytes (xorshift64*, fixed seed).
+fn fuzz_inputs(scn: &Scenario) -> Vec<Vec<u8>> {
+    let prefix = fuzz::encode(scn, &[], false).expect("the standard scenario has a fuzz encoding");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    (0..FUZZ_INPUTS)
+        .map(|_| {
+            let len = (next() % (FUZZ_TAIL_MAX as u64 + 1)) as usize;
+            let mut input = prefix.clone();
+            input.extend((0..len).map(|_| (next() >> 56) as u8));
+            input
+        })
+        .collect()
+}
 
 fn standard() -> Scenario {
     Scenario::new(Variant::Reference, 2, 1, 2)
@@ -70,6 +103,21 @@ fn checker(c: &mut Criterion, seen: &Seen) {
             })
         });
     }
+
+    let inputs = fuzz_inputs(&scn);
+    for input in &inputs {
+        let run = fuzz::run_bytes(input, false);
+        assert_eq!(run.scenario, scn, "a fuzz input decodes to the standard scenario");
+        assert!(run.terminal && run.violation.is_none(), "{run:?}");
+    }
+    g.throughput(Throughput::Elements(FUZZ_INPUTS as u64));
+    g.bench_function("fuzz_exec", |b| {
+        b.iter(|| {
+            for input in &inputs {
+                fuzz::check(black_box(input), Target::Schedule);
+            }
+        })
+    });
     g.finish();
 }
 
@@ -105,5 +153,13 @@ fn main() {
             ),
             None => println!("  {name}: not run"),
         }
+    }
+    match s.median_ns(GROUP, "fuzz_exec") {
+        Some(ns) => println!(
+            "  fuzz_exec, standard scenario: {FUZZ_INPUTS} inputs in {} (median): {:.0} execs/s",
+            human_ns(ns),
+            FUZZ_INPUTS as f64 / (ns / 1e9)
+        ),
+        None => println!("  fuzz_exec: not run"),
     }
 }
