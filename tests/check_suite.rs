@@ -117,3 +117,28 @@ fn swimlane_rendering_is_golden() {
     assert_eq!(got, want, "swimlane changed; rerun with UPDATE_GOLDEN=1 if intended");
     assert_eq!(t.violation.map(|v| v.invariant), Some(Invariant::DataUnderLock));
 }
+
+#[test]
+fn create_without_excl_is_killed_by_data_without_lock() {
+    killed_by(Mutation::CreateWithoutExcl, Invariant::DataUnderLock);
+}
+
+#[test]
+fn create_skips_lock_is_killed_by_two_owners() {
+    killed_by(Mutation::CreateSkipsLock, Invariant::OneOwner);
+}
+
+#[test]
+fn undo_unlinks_unverified_lock_is_killed_by_two_owners() {
+    killed_by(Mutation::UndoUnlinksUnverified, Invariant::OneOwner);
+}
+
+#[test]
+fn recovery_unlock_before_unlink_is_killed_by_two_owners() {
+    killed_by(Mutation::RecoveryUnlockBeforeUnlink, Invariant::OneOwner);
+}
+
+#[test]
+fn recovery_no_identity_recheck_is_killed_by_two_owners() {
+    killed_by(Mutation::RecoveryNoIdentityRecheck, Invariant::OneOwner);
+}

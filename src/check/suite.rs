@@ -283,7 +283,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<24} {:<14} {:<46} {:>12} {:>8}  {:<10} invariant",
+        "{:<29} {:<14} {:<46} {:>12} {:>8}  {:<10} invariant",
         "variant", "checker", "scenario", "explored", "seconds", "verdict"
     );
     for r in rows {
@@ -293,7 +293,7 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<24} {:<14} {:<46} {:>12} {:>8.2}  {:<10} {}",
+            "{:<29} {:<14} {:<46} {:>12} {:>8.2}  {:<10} {}",
             r.variant.name(),
             r.checker.name(),
             r.scenario.describe(),

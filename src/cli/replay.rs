@@ -1,17 +1,23 @@
 //! `stagedir replay TOKEN`: replays a schedule printed by `check` (or any
-//! checker) and prints the identical trace.
+//! checker) and prints the identical trace. `stagedir replay --fuzz FILE`
+//! turns a cargo-fuzz finding into a token first (decode, replay, shrink).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use stagedir::check::{swimlane, token, trace};
+use stagedir::check::{fuzz, swimlane, token, trace};
 
 use super::output::Global;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The replay token (`sd1~...`), as printed after a counterexample.
-    token: String,
+    #[arg(required_unless_present = "fuzz", conflicts_with = "fuzz")]
+    token: Option<String>,
+    /// A cargo-fuzz input (a finding under `fuzz/artifacts/<target>/`, or a
+    /// corpus entry) to decode, shrink and replay instead of a token.
+    #[arg(long, value_name = "FILE")]
+    fuzz: Option<PathBuf>,
     /// Also write a Mermaid sequence diagram to FILE.
     #[arg(long, value_name = "FILE")]
     mermaid: Option<PathBuf>,
@@ -19,7 +25,15 @@ pub struct Args {
 
 impl Args {
     pub fn run(self, g: &Global) -> ExitCode {
-        let (scn, actions) = match token::decode(&self.token) {
+        let tok = match (&self.token, &self.fuzz) {
+            (Some(t), _) => t.clone(),
+            (None, Some(file)) => match fuzz::token_from_fuzz_file(file) {
+                Ok(t) => t,
+                Err(e) => return g.fail(&e, None, Some(file)),
+            },
+            (None, None) => unreachable!("clap requires one"),
+        };
+        let (scn, actions) = match token::decode(&tok) {
             Ok(x) => x,
             Err(e) => return g.fail(e, None, None),
         };

@@ -194,6 +194,7 @@ impl Machine for Create {
         Some(match &self.step {
             Step::DrawId => Op::DrawId,
             Step::Reserve => Op::Reserve { id: self.id },
+            Step::CreateLock if self.cfg.has(Mutation::CreateWithoutExcl) => Op::OpenCreate { path: self.lock() },
             Step::CreateLock => Op::CreateExcl { path: self.lock() },
             Step::Lock => Op::TryLock { fd: self.fd },
             Step::FdIdentity => Op::FdIdentity { fd: self.fd },
@@ -233,7 +234,14 @@ impl Machine for Create {
             (Step::CreateLock, Ok(Value::Fd(fd))) => {
                 self.fd = fd;
                 self.undo.push(Undo::Close);
-                Step::Lock
+                if self.cfg.has(Mutation::UndoUnlinksUnverified) {
+                    self.undo.push(Undo::UnlinkLock);
+                }
+                if self.cfg.has(Mutation::CreateSkipsLock) {
+                    Step::FdIdentity
+                } else {
+                    Step::Lock
+                }
             }
             (Step::CreateLock, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
             // C4: take the lock without blocking; busy means a recoverer
@@ -269,9 +277,12 @@ impl Machine for Create {
                     self.done()
                 }
             }
-            // An existing data directory under our fresh lock is an orphan of
-            // some other writer: never adopt it; recovery reclaims it.
+            // C6: an existing data directory under our fresh lock is an
+            // orphan of some other writer: never adopt it; recovery reclaims it.
             (Step::Mkdir, Err(Errno::EEXIST)) => self.abandon(Retry::Exists, None),
+            // C7: give the id up: run the undo stack last first (unlink the
+            // lock file only if C5 verified it, while still holding it;
+            // close; release), then C1 again or fail.
             (Step::Undo(then), _) => {
                 let undone = self.undo.pop().expect("undo stack");
                 if undone == Undo::UnlinkLock {

@@ -13,7 +13,7 @@
 //! The roles (SPEC.md names the step numbers used in comments):
 //! - [`create::Create`]: lock-first creation (C1..C7);
 //! - [`stage::Stage`]: one rename into the data directory (S1);
-//! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D3);
+//! - [`cleanup::Cleanup`]: data-before-lock deletion (D1..D4);
 //! - [`recover::Recover`]: TryLock-based recovery (V1..V12);
 //! - [`remove_tree::RemoveTree`]: removal without following symlinks (R1..R6);
 //! - [`open_root::OpenRoot`]: checking and creating ROOT (O1..O3);
@@ -68,34 +68,58 @@ pub fn run<M: Machine, F: Fs + ?Sized>(mut machine: M, fs: &mut F) -> M::Output 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mutation {
     /// Create and recover trust the lock without comparing the locked
-    /// descriptor's identity with the path's (C5, V6 removed).
+    /// descriptor's identity with the path's (C5 and V6-V7 removed).
     NoIdentityRecheck,
-    /// Cleanup releases the lock before unlinking the lock file (D2 and D3
-    /// swapped with an explicit unlock).
+    /// Cleanup releases the lock before unlinking the lock file (an
+    /// explicit unlock inserted before D2, instead of the lock going with
+    /// D3's close). Recovery's V11/V12 are unchanged.
     UnlockBeforeUnlink,
     /// Cleanup and recovery unlink the lock file before removing the data
-    /// (D1 and D2 swapped).
+    /// (D1 and D2 swapped; V10 and V11 swapped).
     UnlinkLockBeforeData,
-    /// Create makes the data directory before the lock file (C6 moved first).
+    /// Create makes the data directory before the lock file (C6 moved
+    /// before C3).
     DataBeforeLock,
     /// Recovery opens lock files with `O_CREAT`, creating a missing one and
-    /// claiming the data behind it without the exclusive create (V2).
+    /// claiming the data behind it without the exclusive create (V4 opens
+    /// with `O_CREAT`, so V8-V9 are never reached). An equivalent mutant:
+    /// SPEC.md "Data without a lock file" says why.
     RecoveryCreatesLock,
     /// POSIX record locks (owned by the process) instead of the reference's
     /// flock/OFD locks (owned by the open file description), with no
     /// in-process registry to make up for it. The machines are unchanged;
     /// the lock kind is the change.
     PosixLockKind,
+    /// Create opens the lock file with `O_CREAT` but without `O_EXCL`
+    /// (C3), so it may adopt a lock file someone else made.
+    CreateWithoutExcl,
+    /// Create never takes the lock (C4 removed): the identity check still
+    /// runs, but nothing tells a recoverer the instance is live.
+    CreateSkipsLock,
+    /// Create's undo unlinks the lock file even when the lock was never
+    /// verified as its own (C7 unlinks after a busy lock or a mismatch).
+    UndoUnlinksUnverified,
+    /// Recovery releases the lock before unlinking the lock file (an unlock
+    /// inserted before V11).
+    RecoveryUnlockBeforeUnlink,
+    /// Recovery alone trusts the lock without the identity re-check (V6-V7
+    /// removed; creation keeps C5).
+    RecoveryNoIdentityRecheck,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 11] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
         Mutation::DataBeforeLock,
         Mutation::RecoveryCreatesLock,
         Mutation::PosixLockKind,
+        Mutation::CreateWithoutExcl,
+        Mutation::CreateSkipsLock,
+        Mutation::UndoUnlinksUnverified,
+        Mutation::RecoveryUnlockBeforeUnlink,
+        Mutation::RecoveryNoIdentityRecheck,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -107,6 +131,11 @@ impl Mutation {
             Mutation::DataBeforeLock => "data-before-lock",
             Mutation::RecoveryCreatesLock => "recovery-creates-lock",
             Mutation::PosixLockKind => "posix-lock-kind",
+            Mutation::CreateWithoutExcl => "create-without-excl",
+            Mutation::CreateSkipsLock => "create-skips-lock",
+            Mutation::UndoUnlinksUnverified => "undo-unlinks-unverified-lock",
+            Mutation::RecoveryUnlockBeforeUnlink => "recovery-unlock-before-unlink",
+            Mutation::RecoveryNoIdentityRecheck => "recovery-no-identity-recheck",
         }
     }
 }

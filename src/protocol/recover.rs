@@ -100,6 +100,8 @@ enum Step {
     FdIdentity,
     PathIdentity(Identity),
     RemoveData(RemoveTree),
+    /// Mutant only: release the lock before V11.
+    Unlock,
     UnlinkLock,
     Close(Outcome),
     Release(Outcome),
@@ -225,6 +227,7 @@ impl Machine for Recover {
             Step::FdIdentity => Op::FdIdentity { fd: self.fd.expect("fd") },
             Step::PathIdentity(_) => Op::PathIdentity { path: self.lock() },
             Step::RemoveData(m) => return m.op(),
+            Step::Unlock => Op::Unlock { fd: self.fd.expect("fd") },
             Step::UnlinkLock => Op::Unlink { path: self.lock() },
             Step::Close(_) => Op::Close { fd: self.fd.expect("fd") },
             Step::Release(_) => Op::Release { id: self.id },
@@ -259,11 +262,12 @@ impl Machine for Recover {
                 self.todo = std::mem::take(&mut self.seen).into_iter().rev().collect();
                 Step::NextId
             }
+            // V3 (per id): reserve the id in-process first; busy means a
+            // thread of this process holds it: live.
             (Step::Reserve, Ok(_)) => {
                 self.reserved = true;
                 Step::OpenLock
             }
-            // Held by a thread of this process.
             (Step::Reserve, Err(Errno::EBUSY)) => self.end_id(Outcome::Live),
             (Step::Reserve, Err(errno)) => self.end_id(failed(errno)),
             // V4: open the lock file, never creating it.
@@ -291,7 +295,7 @@ impl Machine for Recover {
             (Step::ClaimLock, Err(errno)) => self.end_id(failed(errno)),
             // V5: try the lock without blocking; busy means a live owner.
             (Step::TryLock, Ok(_)) => {
-                if self.cfg.has(Mutation::NoIdentityRecheck) {
+                if self.cfg.has(Mutation::NoIdentityRecheck) || self.cfg.has(Mutation::RecoveryNoIdentityRecheck) {
                     self.after_verified()
                 } else {
                     Step::FdIdentity
@@ -321,6 +325,7 @@ impl Machine for Recover {
                         Ok(()) if self.cfg.has(Mutation::UnlinkLockBeforeData) => {
                             self.end_id(Outcome::Reclaimed)
                         }
+                        Ok(()) if self.cfg.has(Mutation::RecoveryUnlockBeforeUnlink) => Step::Unlock,
                         Ok(()) => Step::UnlinkLock,
                         // The lock file stays: the next pass retries this id.
                         Err(e) => {
@@ -330,6 +335,7 @@ impl Machine for Recover {
                     },
                 }
             }
+            (Step::Unlock, _) => Step::UnlinkLock,
             // V11: unlink the lock file while still holding the lock.
             (Step::UnlinkLock, r) => {
                 self.owns = false;
@@ -348,6 +354,7 @@ impl Machine for Recover {
                 self.owns = false;
                 self.end_id(outcome)
             }
+            // V12 (end): drop the in-process reservation, record the outcome.
             (Step::Release(outcome), _) => {
                 self.reserved = false;
                 self.end_id(outcome)

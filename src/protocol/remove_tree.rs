@@ -1,5 +1,5 @@
 //! Tree removal without following symlinks, one syscall a step (SPEC.md
-//! step R1..R6). Shared by cleanup and recovery.
+//! R1..R6, with R5a). Shared by cleanup and recovery.
 //!
 //! Depth first: list a directory completely (one `readdir` a step), close the
 //! stream, then remove each entry (files and symlinks by `unlink`, directories
@@ -175,8 +175,9 @@ impl Machine for RemoveTree {
             }
             (State::Read(fd), Ok(Value::Entry(None))) => State::CloseDir(fd),
             (State::Read(fd), Err(errno)) => State::Abort(fd, OpError::new(op, errno)),
+            // R4 (end): close the stream before removing anything, so at most
+            // one stream is open; remove in name order (popped from the back).
             (State::CloseDir(_), _) => {
-                // Remove in name order (pending is popped from the back).
                 self.top().pending.sort_by(|a, b| b.0.cmp(&a.0));
                 State::Next
             }
