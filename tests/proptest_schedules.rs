@@ -115,7 +115,7 @@ fn reference_holds_on_simfs_and_on_the_real_filesystem_while_mutants_break() {
         real_crashes_seen, real_staged_seen
     );
     for (v, c) in variants.iter().zip(&caught) {
-        println!("  {:<26} broken by {:>4} of {cases} programs", v.name(), c.load(Ordering::Relaxed));
+        println!("  {:<30} broken by {:>4} of {cases} programs", v.name(), c.load(Ordering::Relaxed));
     }
     if let Err(e) = result {
         panic!("{e}");

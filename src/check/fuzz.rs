@@ -108,7 +108,10 @@ pub fn mutants() -> Vec<Variant> {
 }
 
 /// The mutant the first byte of `data` chooses (`data[0] % n`; an empty
-/// input chooses the first).
+/// input chooses the first). The mapping follows `Mutation::ALL`
+/// (in `crate::protocol`): when a mutant is added, a finding file
+/// from an older build may choose another one. Keep the replay token,
+/// which names its variant.
 pub fn mutant_of(data: &[u8]) -> Variant {
     let m = mutants();
     m[data.first().map_or(0, |b| *b as usize % m.len())]

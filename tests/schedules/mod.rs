@@ -41,7 +41,7 @@ pub const STEPS_MAX: usize = 5_000;
 pub struct Shape {
     /// 1..=2 creator processes.
     pub creators: u8,
-    /// 0..=1 recoverer processes that run among the creators, step by step
+    /// 0..=2 recoverer processes that run among the creators, step by step
     /// (the `Recover` transition runs a whole pass at once besides).
     pub recoverers: u8,
     /// 1..=2 ids (1: every instance collides on one name).
@@ -62,7 +62,7 @@ pub struct Shape {
 
 impl Shape {
     pub fn strategy() -> impl Strategy<Value = Shape> {
-        (1..=2u8, 0..=1u8, 1..=2u8, 1..=2u8, 0..=2u8, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        (1..=2u8, 0..=2u8, 1..=2u8, 1..=2u8, 0..=2u8, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
             |(creators, recoverers, ids, items, faults, trees, foreign, shared)| Shape {
                 creators,
                 recoverers,
