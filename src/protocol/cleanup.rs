@@ -4,7 +4,7 @@
 use super::create::Held;
 use super::layout::{data_path, lock_path};
 use super::remove_tree::RemoveTree;
-use super::{Config, Error, Machine, Mutation};
+use super::{feed_sub, Config, Error, Machine, Mutation};
 use crate::fs::{Errno, Op, OpError, OpResult};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -96,17 +96,12 @@ impl Machine for Cleanup {
         let step = std::mem::replace(&mut self.step, Step::Done(Ok(())));
         self.step = match (step, result) {
             // D1: the whole data tree first, lock held throughout (rule 2).
-            (Step::RemoveData(mut m), r) => {
-                m.feed(r);
-                match m.op() {
-                    Some(_) => Step::RemoveData(m),
-                    None => match m.finish() {
-                        Ok(()) => self.after_data(),
-                        // Keep the lock: what is left stays protected.
-                        Err(e) => Step::Done(Err(Error::Op(e))),
-                    },
-                }
-            }
+            (Step::RemoveData(m), r) => match feed_sub(m, r) {
+                Ok(m) => Step::RemoveData(m),
+                Err(Ok(())) => self.after_data(),
+                // Keep the lock: what is left stays protected.
+                Err(Err(e)) => Step::Done(Err(Error::Op(e))),
+            },
             (Step::Unlock, _) => Step::UnlinkLock,
             // D2: unlink the lock file while still holding it; ENOENT means
             // an earlier call already did (idempotent).

@@ -54,6 +54,18 @@ pub trait Machine {
     fn finish(self) -> Self::Output;
 }
 
+/// Feeds `result` to the sub-machine `m` a role is running (a tree removal
+/// inside cleanup or recovery): `Ok(m)` while it has steps left,
+/// `Err(output)` once it is done.
+pub fn feed_sub<M: Machine>(mut m: M, result: OpResult) -> Result<M, M::Output> {
+    m.feed(result);
+    if m.op().is_some() {
+        Ok(m)
+    } else {
+        Err(m.finish())
+    }
+}
+
 /// Runs `machine` to completion on `fs`, one operation a step.
 pub fn run<M: Machine, F: Fs + ?Sized>(mut machine: M, fs: &mut F) -> M::Output {
     while let Some(op) = machine.op() {

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use super::layout::{classify, data_path, lock_path, Name};
 use super::remove_tree::RemoveTree;
 use super::shared_path::SharedPath;
-use super::{Config, Machine, Mutation};
+use super::{feed_sub, Config, Machine, Mutation};
 use crate::fs::{Errno, Fd, FileKind, Id, Identity, Op, OpError, OpResult, Value};
 
 /// What one recovery pass found.
@@ -317,24 +317,19 @@ impl Machine for Recover {
             (Step::PathIdentity(_), Err(Errno::ENOENT)) => self.end_id(Outcome::Raced),
             (Step::PathIdentity(_), Err(errno)) => self.end_id(failed(errno)),
             // V10: remove the data tree while holding the lock (rule 2).
-            (Step::RemoveData(mut m), r) => {
-                m.feed(r);
-                match m.op() {
-                    Some(_) => Step::RemoveData(m),
-                    None => match m.finish() {
-                        Ok(()) if self.cfg.has(Mutation::UnlinkLockBeforeData) => {
-                            self.end_id(Outcome::Reclaimed)
-                        }
-                        Ok(()) if self.cfg.has(Mutation::RecoveryUnlockBeforeUnlink) => Step::Unlock,
-                        Ok(()) => Step::UnlinkLock,
-                        // The lock file stays: the next pass retries this id.
-                        Err(e) => {
-                            self.owns = false;
-                            self.end_id(Outcome::Failed(e))
-                        }
-                    },
+            (Step::RemoveData(m), r) => match feed_sub(m, r) {
+                Ok(m) => Step::RemoveData(m),
+                Err(Ok(())) if self.cfg.has(Mutation::UnlinkLockBeforeData) => {
+                    self.end_id(Outcome::Reclaimed)
                 }
-            }
+                Err(Ok(())) if self.cfg.has(Mutation::RecoveryUnlockBeforeUnlink) => Step::Unlock,
+                Err(Ok(())) => Step::UnlinkLock,
+                // The lock file stays: the next pass retries this id.
+                Err(Err(e)) => {
+                    self.owns = false;
+                    self.end_id(Outcome::Failed(e))
+                }
+            },
             (Step::Unlock, _) => Step::UnlinkLock,
             // V11: unlink the lock file while still holding the lock.
             (Step::UnlinkLock, r) => {

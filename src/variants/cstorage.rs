@@ -96,7 +96,7 @@ use std::path::{Path, PathBuf};
 use super::{parse_decimal_id, Entry, Role, RoleParams};
 use crate::fs::{Errno, Fd, Id, Op, OpResult, Value};
 use crate::protocol::remove_tree::RemoveTree;
-use crate::protocol::Machine;
+use crate::protocol::{feed_sub, Machine};
 
 /// Prefix of an instance's lock file (`tempdirLockPrefix`).
 pub const LOCK_PREFIX: &str = "lock-";
@@ -291,23 +291,18 @@ impl Role for Creator {
             // Add: one rename; its result is Add's result.
             (CStep::Stage { .. }, _) => self.next_stage(),
             // Cleanup: RemoveAll first, lock held throughout.
-            (CStep::RemoveData(mut m), r) => {
-                m.feed(r);
-                match m.op() {
-                    Some(_) => CStep::RemoveData(m),
-                    None => match m.finish() {
-                        Ok(()) => CStep::UnlinkLock,
-                        // Error returned, lock kept: the caller may retry.
-                        Err(_) if self.cleanup_retries > 0 => {
-                            self.cleanup_retries -= 1;
-                            CStep::RemoveData(RemoveTree::new(self.data()))
-                        }
-                        // Give up holding it: the process exits, the kernel
-                        // closes the descriptor, the lock file stays.
-                        Err(_) => CStep::Done,
-                    },
+            (CStep::RemoveData(m), r) => match feed_sub(m, r) {
+                Ok(m) => CStep::RemoveData(m),
+                Err(Ok(())) => CStep::UnlinkLock,
+                // Error returned, lock kept: the caller may retry.
+                Err(Err(_)) if self.cleanup_retries > 0 => {
+                    self.cleanup_retries -= 1;
+                    CStep::RemoveData(RemoveTree::new(self.data()))
                 }
-            }
+                // Give up holding it: the process exits, the kernel
+                // closes the descriptor, the lock file stays.
+                Err(Err(_)) => CStep::Done,
+            },
             // UnlockAndDelete: unlink while still holding the lock; ENOENT
             // is fine; another error still closes (deferred).
             (CStep::UnlinkLock, r) => {

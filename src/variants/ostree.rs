@@ -75,7 +75,7 @@ use std::path::{Path, PathBuf};
 use super::{Entry, Role, RoleParams};
 use crate::fs::{Errno, Fd, FileKind, Id, Op, OpResult, Value};
 use crate::protocol::remove_tree::RemoveTree;
-use crate::protocol::Machine;
+use crate::protocol::{feed_sub, Machine};
 
 /// The boot id of the one simulated boot (upstream reads
 /// `/proc/sys/kernel/random/boot_id`).
@@ -389,21 +389,16 @@ impl Role for Creator {
                 self.next_stage()
             }
             // Finish: delete the directory first, lock held throughout.
-            (CStep::RemoveData(mut m), r) => {
-                m.feed(r);
-                match m.op() {
-                    Some(_) => CStep::RemoveData(m),
-                    None => match m.finish() {
-                        Ok(()) => CStep::UnlinkLock,
-                        Err(_) if self.cleanup_retries > 0 => {
-                            self.cleanup_retries -= 1;
-                            CStep::RemoveData(RemoveTree::new(self.data()))
-                        }
-                        // Exit holding it: the kernel closes the descriptor.
-                        Err(_) => CStep::Done,
-                    },
+            (CStep::RemoveData(m), r) => match feed_sub(m, r) {
+                Ok(m) => CStep::RemoveData(m),
+                Err(Ok(())) => CStep::UnlinkLock,
+                Err(Err(_)) if self.cleanup_retries > 0 => {
+                    self.cleanup_retries -= 1;
+                    CStep::RemoveData(RemoveTree::new(self.data()))
                 }
-            }
+                // Exit holding it: the kernel closes the descriptor.
+                Err(Err(_)) => CStep::Done,
+            },
             // Then unlink the lock file while holding it (errors ignored).
             (CStep::UnlinkLock, r) => {
                 if matches!(r, Ok(_) | Err(Errno::ENOENT)) {
