@@ -22,6 +22,7 @@
 pub mod cleanup;
 pub mod create;
 pub mod layout;
+pub mod list_root;
 pub mod open_root;
 pub mod recover;
 pub mod remove_tree;

@@ -25,10 +25,10 @@
 //! once, and skip the id if it changes again. Never `O_CREAT` without
 //! `O_EXCL`: that would make a lock file for an id a creator is about to take.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::layout::{classify, data_path, lock_path, Name};
+use super::layout::{data_path, lock_path};
+use super::list_root::ListRoot;
 use super::remove_tree::RemoveTree;
 use super::shared_path::SharedPath;
 use super::{feed_sub, Config, Machine, Mutation};
@@ -86,10 +86,8 @@ enum Outcome {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
-    OpenRoot,
-    ReadRoot(Fd),
-    CloseRoot(Fd),
-    AbortList(Fd, OpError),
+    /// V1..V3 / T1..T3: one listing of ROOT.
+    List(ListRoot),
     /// Pick the next id.
     NextId,
     Reserve,
@@ -123,7 +121,6 @@ enum Step {
 pub struct Recover {
     root: SharedPath,
     cfg: Config,
-    seen: BTreeSet<Id>,
     /// Ids still to visit, largest first (popped from the back).
     todo: Vec<Id>,
     id: Id,
@@ -137,10 +134,11 @@ pub struct Recover {
 
 impl Recover {
     pub fn new(root: impl Into<SharedPath>, cfg: Config) -> Self {
+        let root: SharedPath = root.into();
+        let list_root = root.clone();
         Recover {
-            root: root.into(),
+            root,
             cfg,
-            seen: BTreeSet::new(),
             todo: Vec::new(),
             id: 0,
             fd: None,
@@ -148,7 +146,7 @@ impl Recover {
             claim_retried: false,
             owns: false,
             report: Report::default(),
-            step: Step::OpenRoot,
+            step: Step::List(ListRoot::new(list_root)),
         }
     }
 
@@ -209,9 +207,7 @@ impl Machine for Recover {
 
     fn op(&self) -> Option<Op> {
         Some(match &self.step {
-            Step::OpenRoot => Op::OpenDir { path: self.root.to_path_buf() },
-            Step::ReadRoot(fd) => Op::ReadDirNext { fd: *fd },
-            Step::CloseRoot(fd) | Step::AbortList(fd, _) => Op::Close { fd: *fd },
+            Step::List(m) => return m.op(),
             Step::NextId => unreachable!("NextId is resolved in feed"),
             Step::Reserve => Op::Reserve { id: self.id },
             Step::OpenLock => {
@@ -240,28 +236,16 @@ impl Machine for Recover {
         let failed = |errno| Outcome::Failed(OpError::new(op.clone(), errno));
         let step = std::mem::replace(&mut self.step, Step::NextId);
         self.step = match (step, result) {
-            // V1: open ROOT for one listing.
-            (Step::OpenRoot, Ok(Value::Fd(fd))) => Step::ReadRoot(fd),
-            (Step::OpenRoot, Err(errno)) => Step::Done(Err(OpError::new(op, errno))),
-            // V2: collect ids from both names, one entry a step; the listing
-            // is a hint, never a decision (it is not a snapshot).
-            (Step::ReadRoot(fd), Ok(Value::Entry(Some(e)))) => {
-                match classify(&e.name) {
-                    Name::Lock(id) | Name::Data(id) => {
-                        self.seen.insert(id);
-                    }
-                    Name::Foreign => self.report.foreign.push(e.name),
+            (Step::List(m), r) => match feed_sub(m, r) {
+                Ok(m) => Step::List(m),
+                // Visit ids in ascending order (popped from the back).
+                Err(Ok(listing)) => {
+                    self.report.foreign = listing.foreign;
+                    self.todo = listing.ids.into_iter().rev().collect();
+                    Step::NextId
                 }
-                Step::ReadRoot(fd)
-            }
-            (Step::ReadRoot(fd), Ok(Value::Entry(None))) => Step::CloseRoot(fd),
-            (Step::ReadRoot(fd), Err(errno)) => Step::AbortList(fd, OpError::new(op, errno)),
-            (Step::AbortList(_, e), _) => Step::Done(Err(e)),
-            // V3: close the listing; visit ids in ascending order.
-            (Step::CloseRoot(_), _) => {
-                self.todo = std::mem::take(&mut self.seen).into_iter().rev().collect();
-                Step::NextId
-            }
+                Err(Err(e)) => Step::Done(Err(e)),
+            },
             // V3 (per id): reserve the id in-process first; busy means a
             // thread of this process holds it: live.
             (Step::Reserve, Ok(_)) => {

@@ -17,11 +17,11 @@
 //! kind that does not exclude threads of one process (POSIX record locks)
 //! is never unlocked or closed under a live instance of this process.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use super::layout::{classify, data_path, lock_path, Name};
-use super::{Config, Machine};
+use super::layout::{data_path, lock_path};
+use super::list_root::ListRoot;
+use super::{feed_sub, Config, Machine};
 use crate::fs::{Errno, Fd, Id, Op, OpError, OpResult, Value};
 
 /// Whether an instance's owner is alive.
@@ -67,10 +67,8 @@ pub struct StatusReport {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Step {
-    OpenRoot,
-    ReadRoot(Fd),
-    CloseRoot(Fd),
-    AbortList(Fd, OpError),
+    /// V1..V3 / T1..T3: one listing of ROOT.
+    List(ListRoot),
     NextId,
     Reserve,
     OpenLock,
@@ -103,7 +101,6 @@ struct Seen {
 pub struct Status {
     root: PathBuf,
     cfg: Config,
-    seen: BTreeSet<Id>,
     /// Ids still to visit, largest first (popped from the back).
     todo: Vec<Id>,
     id: Id,
@@ -117,16 +114,16 @@ impl Status {
     /// A status pass over `root`; `cfg.use_registry` decides whether ids
     /// are reserved in-process first.
     pub fn new(root: PathBuf, cfg: Config) -> Self {
+        let list_root = root.clone();
         Status {
             root,
             cfg,
-            seen: BTreeSet::new(),
             todo: Vec::new(),
             id: 0,
             reserved: false,
             cur: Seen::default(),
             report: StatusReport::default(),
-            step: Step::OpenRoot,
+            step: Step::List(ListRoot::new(list_root)),
         }
     }
 
@@ -164,9 +161,8 @@ impl Machine for Status {
 
     fn op(&self) -> Option<Op> {
         Some(match &self.step {
-            Step::OpenRoot => Op::OpenDir { path: self.root.clone() },
-            Step::ReadRoot(fd) => Op::ReadDirNext { fd: *fd },
-            Step::CloseRoot(fd) | Step::AbortList(fd, _) | Step::Close(fd) => Op::Close { fd: *fd },
+            Step::List(m) => return m.op(),
+            Step::Close(fd) => Op::Close { fd: *fd },
             Step::NextId => unreachable!("NextId is resolved in feed"),
             Step::Reserve => Op::Reserve { id: self.id },
             Step::OpenLock => Op::Open { path: lock_path(&self.root, self.id) },
@@ -183,27 +179,16 @@ impl Machine for Status {
         let step = std::mem::replace(&mut self.step, Step::NextId);
         let failed = |errno| Some(OpError::new(op.clone(), errno));
         self.step = match (step, result) {
-            // T1: open ROOT for one listing.
-            (Step::OpenRoot, Ok(Value::Fd(fd))) => Step::ReadRoot(fd),
-            (Step::OpenRoot, Err(errno)) => Step::Done(Err(OpError::new(op, errno))),
-            // T2: collect ids from both names, one entry a step.
-            (Step::ReadRoot(fd), Ok(Value::Entry(Some(e)))) => {
-                match classify(&e.name) {
-                    Name::Lock(id) | Name::Data(id) => {
-                        self.seen.insert(id);
-                    }
-                    Name::Foreign => self.report.foreign.push(e.name),
+            (Step::List(m), r) => match feed_sub(m, r) {
+                Ok(m) => Step::List(m),
+                // Visit ids in ascending order (popped from the back).
+                Err(Ok(listing)) => {
+                    self.report.foreign = listing.foreign;
+                    self.todo = listing.ids.into_iter().rev().collect();
+                    Step::NextId
                 }
-                Step::ReadRoot(fd)
-            }
-            (Step::ReadRoot(fd), Ok(Value::Entry(None))) => Step::CloseRoot(fd),
-            (Step::ReadRoot(fd), Err(errno)) => Step::AbortList(fd, OpError::new(op, errno)),
-            (Step::AbortList(_, e), _) => Step::Done(Err(e)),
-            // T3: close the listing; visit ids in ascending order.
-            (Step::CloseRoot(_), _) => {
-                self.todo = std::mem::take(&mut self.seen).into_iter().rev().collect();
-                Step::NextId
-            }
+                Err(Err(e)) => Step::Done(Err(e)),
+            },
             // T4: a thread of this process holds it: live, touch nothing.
             (Step::Reserve, Ok(_)) => {
                 self.reserved = true;
