@@ -9,34 +9,29 @@
 //! construction: states are expanded in order of depth.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 use std::time::Instant;
 
 use super::oracle::Violation;
 use super::scenario::Scenario;
+use crate::variants::Role;
+
+use super::local;
+use super::symmetry::{self, Symmetry};
 use super::world::{Action, World};
 
 /// A 128-bit fingerprint of a world (xxh3-128 over its `Hash`).
 pub type Fingerprint = u128;
 
+/// The fingerprint of `w` with every process told apart (no symmetry).
 pub fn fingerprint(w: &World) -> Fingerprint {
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        buf.clear();
-        let mut h = ByteSink(&mut buf);
-        w.hash(&mut h);
-        xxhash_rust::xxh3::xxh3_128(&buf)
-    })
+    symmetry::fingerprint(w, &Symmetry::none())
 }
 
 /// A `Hasher` that only collects the bytes it is given: the derived `Hash`
 /// of a world makes hundreds of tiny writes, each cheap to append and
 /// costly to feed one by one into a streaming hash. One xxh3-128 over the
 /// collected bytes follows.
-struct ByteSink<'a>(&'a mut Vec<u8>);
+pub(crate) struct ByteSink<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl std::hash::Hasher for ByteSink<'_> {
     fn finish(&self) -> u64 {
@@ -99,6 +94,14 @@ pub struct Limits {
     /// Worker threads expanding each level. Default: the machine's
     /// available parallelism (`STAGEDIR_THREADS`).
     pub threads: usize,
+    /// Keep one state per class of worlds that differ only by exchanging
+    /// two creators or two recoverers ([`symmetry`]). Default on;
+    /// `STAGEDIR_SYMMETRY=0` turns it off. Counterexamples stay shortest.
+    pub symmetry: bool,
+    /// Expand a process's local step alone when it has one ([`local`]).
+    /// Default on; `STAGEDIR_POR=0` turns it off. On a violation the
+    /// search runs again without it, so the counterexample is shortest.
+    pub local_steps: bool,
 }
 
 impl Default for Limits {
@@ -108,6 +111,8 @@ impl Default for Limits {
         Limits {
             states_max: env("STAGEDIR_STATES_MAX").unwrap_or(50_000_000),
             threads: env("STAGEDIR_THREADS").map(|t| t as usize).unwrap_or(cores),
+            symmetry: env("STAGEDIR_SYMMETRY") != Some(0),
+            local_steps: env("STAGEDIR_POR") != Some(0),
         }
     }
 }
@@ -151,7 +156,13 @@ struct Expanded {
     violation: Option<(Fingerprint, Option<Action>, Violation)>,
 }
 
-fn expand(scn: &Scenario, chunk: &[(World, Fingerprint)], seen: &FpMap<(Fingerprint, Action)>) -> Expanded {
+fn expand(
+    scn: &Scenario,
+    sym: &Symmetry,
+    por: bool,
+    chunk: &[(World, Fingerprint)],
+    seen: &FpMap<(Fingerprint, Action)>,
+) -> Expanded {
     let mut out = Expanded { succs: Vec::new(), transitions: 0, terminal: 0, violation: None };
     let mut local: FpMap<()> = FpMap::default();
     let mut actions = Vec::new();
@@ -165,6 +176,13 @@ fn expand(scn: &Scenario, chunk: &[(World, Fingerprint)], seen: &FpMap<(Fingerpr
             continue;
         }
         world.actions(scn, &mut actions);
+        if por {
+            if let Some(p) = local::local_process(world, scn) {
+                if expand_local(scn, sym, world, *fp, p, &actions, seen, &mut local, &mut out) {
+                    continue;
+                }
+            }
+        }
         for &action in &actions {
             let mut next = world.clone();
             let (_, violation) = next.apply(scn, action);
@@ -173,7 +191,7 @@ fn expand(scn: &Scenario, chunk: &[(World, Fingerprint)], seen: &FpMap<(Fingerpr
                 out.violation = Some((*fp, Some(action), v));
                 return out;
             }
-            let next_fp = fingerprint(&next);
+            let next_fp = symmetry::fingerprint(&next, sym);
             if !seen.contains_key(&next_fp) && local.insert(next_fp, ()).is_none() {
                 out.succs.push((*fp, action, next, next_fp));
             }
@@ -182,20 +200,78 @@ fn expand(scn: &Scenario, chunk: &[(World, Fingerprint)], seen: &FpMap<(Fingerpr
     out
 }
 
+/// Expands only process `p`'s local step (each id it may draw; not its
+/// crash, which the step leaves equivalent). Returns false, having added
+/// nothing, when a successor breaks one of [`local`]'s conditions: the
+/// caller then expands every action.
+#[allow(clippy::too_many_arguments)]
+fn expand_local(
+    scn: &Scenario,
+    sym: &Symmetry,
+    world: &World,
+    fp: Fingerprint,
+    p: usize,
+    actions: &[Action],
+    seen: &FpMap<(Fingerprint, Action)>,
+    local: &mut FpMap<()>,
+    out: &mut Expanded,
+) -> bool {
+    let owned = world.procs[p].program.owned();
+    let mut succs = Vec::new();
+    for &action in actions.iter().filter(|a| a.proc() == p && !matches!(a, Action::Crash(_) | Action::Fault(..))) {
+        let mut next = world.clone();
+        let (record, violation) = next.apply(scn, action);
+        if violation.is_some() || record.exited || next.procs[p].program.owned() != owned {
+            return false;
+        }
+        let next_fp = symmetry::fingerprint(&next, sym);
+        assert_ne!(next_fp, fp, "a local step must change its process's state");
+        succs.push((action, next, next_fp));
+    }
+    assert!(!succs.is_empty(), "a local step is enabled");
+    out.transitions += succs.len() as u64;
+    for (action, next, next_fp) in succs {
+        if !seen.contains_key(&next_fp) && local.insert(next_fp, ()).is_none() {
+            out.succs.push((fp, action, next, next_fp));
+        }
+    }
+    true
+}
+
 /// Explores every schedule of `scn`, breadth first, level by level: the
 /// states of one depth are expanded by [`Limits::threads`] workers, then
 /// merged in a fixed order, so the result (and the counterexample) does not
 /// depend on the number of threads. `progress` is called after each level
 /// with the running figures.
+///
+/// With [`Limits::local_steps`] a violation makes it search again without
+/// that reduction, and the second search's figures and counterexample are
+/// returned: the shortest schedule may skip a local step the reduced
+/// search had to take.
 pub fn explore(
+    scn: &Scenario,
+    limits: Limits,
+    progress: &mut dyn FnMut(&Stats),
+) -> (Stats, Option<Counterexample>) {
+    let (stats, cex) = explore_once(scn, limits, progress);
+    if cex.is_some() && limits.local_steps {
+        return explore_once(scn, Limits { local_steps: false, ..limits }, progress);
+    }
+    (stats, cex)
+}
+
+fn explore_once(
     scn: &Scenario,
     limits: Limits,
     progress: &mut dyn FnMut(&Stats),
 ) -> (Stats, Option<Counterexample>) {
     let start = Instant::now();
     let threads = limits.threads.max(1);
+    let sym = if limits.symmetry { Symmetry::of(scn) } else { Symmetry::none() };
+    let sym = &sym;
+    let por = limits.local_steps;
     let init = World::new(scn);
-    let init_fp = fingerprint(&init);
+    let init_fp = symmetry::fingerprint(&init, sym);
     // Parent links: fingerprint -> (parent fingerprint, action). The root
     // links to itself.
     let mut parents: FpMap<(Fingerprint, Action)> = FpMap::default();
@@ -219,12 +295,12 @@ pub fn explore(
         let workers = if frontier.len() < 256 { 1 } else { threads };
         let chunk = frontier.len().div_ceil(workers);
         let results: Vec<Expanded> = if workers == 1 {
-            vec![expand(scn, &frontier, &parents)]
+            vec![expand(scn, sym, por, &frontier, &parents)]
         } else {
             let seen = &parents;
             std::thread::scope(|s| {
                 let handles: Vec<_> =
-                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, c, seen))).collect();
+                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, sym, por, c, seen))).collect();
                 handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
             })
         };

@@ -4,11 +4,13 @@
 pub mod backend;
 pub mod bfs;
 pub mod fuzz;
+pub mod local;
 pub mod oracle;
 pub mod random;
 pub mod scenario;
 pub mod shrink;
 pub mod suite;
+pub mod symmetry;
 pub mod swimlane;
 pub mod token;
 pub mod trace;

@@ -178,6 +178,9 @@ impl World {
             _ => None,
         };
         let existed_before = creates.is_some_and(|p| self.fs.lstat(p).is_some());
+        // The partial-order reduction (`check::local`) relies on ROOT
+        // keeping its inode: only a rename or rmdir could take it away.
+        let root_before = matches!(op, Op::Rename { .. } | Op::Rmdir { .. }).then(|| self.fs.lstat(scn.root()));
         let result = match action {
             Action::Step(_) if op != Op::DrawId => self.fs.exec(pid, &op),
             Action::Draw(_, k) if op == Op::DrawId && k < scn.ids => Ok(Value::Id(k as u128)),
@@ -187,6 +190,13 @@ impl World {
             }
             _ => return None,
         };
+        if let Some(before) = root_before {
+            let after = self.fs.lstat(scn.root());
+            assert!(
+                before.map(|i| (i.dev, i.ino)) == after.map(|i| (i.dev, i.ino)),
+                "`{op}` by pid {pid} removed or replaced ROOT; the search assumes ROOT stays"
+            );
+        }
         let followed_symlink = self.fs.last_followed_symlink();
         self.procs[i].program.feed(result.clone());
         let exited = self.procs[i].program.op().is_none();

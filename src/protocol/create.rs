@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::output::Output;
 use super::shared_path::SharedPath;
 
 use super::layout::{data_path, lock_path};
@@ -61,7 +62,7 @@ pub struct Create {
     undo: Vec<Undo>,
     /// This machine believes it owns `id` (oracle ghost state).
     owns: bool,
-    last: Retry,
+    last: Output<Retry>,
     step: Step,
 }
 
@@ -115,7 +116,7 @@ impl Create {
             fd: 0,
             undo: Vec::new(),
             owns: false,
-            last: Retry::None,
+            last: Output(Retry::None),
             step: Step::DrawId,
         }
     }
@@ -136,7 +137,7 @@ impl Create {
 
     /// Give up this id: undo, then try another (`None`) or fail.
     fn abandon(&mut self, why: Retry, fail: Option<Error>) -> Step {
-        self.last = why;
+        *self.last = why;
         Step::Undo(fail)
     }
 

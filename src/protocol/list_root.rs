@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::layout::{classify, Name};
+use super::output::Output;
 use super::shared_path::SharedPath;
 use super::Machine;
 use crate::fs::{Fd, Id, Op, OpError, OpResult, Value};
@@ -36,13 +37,13 @@ enum Step {
 pub struct ListRoot {
     root: SharedPath,
     seen: BTreeSet<Id>,
-    foreign: Vec<String>,
+    foreign: Output<Vec<String>>,
     step: Step,
 }
 
 impl ListRoot {
     pub fn new(root: impl Into<SharedPath>) -> Self {
-        ListRoot { root: root.into(), seen: BTreeSet::new(), foreign: Vec::new(), step: Step::Open }
+        ListRoot { root: root.into(), seen: BTreeSet::new(), foreign: Output::default(), step: Step::Open }
     }
 }
 
@@ -82,7 +83,7 @@ impl Machine for ListRoot {
             // V3/T3: close the listing (a close error still frees the fd).
             (Step::Close(_), _) => Step::Done(Ok(Listing {
                 ids: std::mem::take(&mut self.seen).into_iter().collect(),
-                foreign: std::mem::take(&mut self.foreign),
+                foreign: std::mem::take(&mut *self.foreign),
             })),
             (step, r) => panic!("list_root: {r:?} in {step:?}"),
         };

@@ -24,6 +24,7 @@ pub mod create;
 pub mod layout;
 pub mod list_root;
 pub mod open_root;
+pub mod output;
 pub mod recover;
 pub mod remove_tree;
 pub mod shared_path;

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 
 use super::layout::{data_path, lock_path};
 use super::list_root::ListRoot;
+use super::output::Output;
 use super::remove_tree::RemoveTree;
 use super::shared_path::SharedPath;
 use super::{feed_sub, Config, Machine, Mutation};
@@ -128,7 +129,7 @@ pub struct Recover {
     reserved: bool,
     claim_retried: bool,
     owns: bool,
-    report: Report,
+    report: Output<Report>,
     step: Step,
 }
 
@@ -145,7 +146,7 @@ impl Recover {
             reserved: false,
             claim_retried: false,
             owns: false,
-            report: Report::default(),
+            report: Output::default(),
             step: Step::List(ListRoot::new(list_root)),
         }
     }
@@ -343,7 +344,7 @@ impl Machine for Recover {
         // Settle NextId: start the next id, or finish the pass.
         if matches!(self.step, Step::NextId) {
             self.step = match self.todo.pop() {
-                None => Step::Done(Ok(std::mem::take(&mut self.report))),
+                None => Step::Done(Ok(std::mem::take(&mut *self.report))),
                 Some(id) => {
                     self.id = id;
                     self.claim_retried = false;

@@ -63,16 +63,40 @@ impl<'h, H: Hasher> Packer<'h, H> {
 
 impl Hash for SimFs {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        self.hash_shared(state);
+        state.write_u32(self.procs.len() as u32);
+        for pid in 1..=self.procs.len() {
+            self.hash_proc(pid as super::Pid, state);
+        }
+        // `followed` is deliberately left out: it is not part of the state.
+    }
+}
+
+impl SimFs {
+    /// Feeds everything but the processes to `state`: the lock kind, the
+    /// readdir order, the id counter and the namespace. With
+    /// [`SimFs::hash_proc`] for every pid this covers what `==` compares;
+    /// a search that treats some processes as interchangeable
+    /// (`check::symmetry`) hashes them in an order of its choosing.
+    pub fn hash_shared<H: Hasher>(&self, state: &mut H) {
         let mut p = Packer::new(state);
         p.put([self.lock_kind as u8, self.order as u8]);
         p.u128(self.id_next);
         p.u128(self.id_space);
         self.ns.digest(&mut p);
-        p.count(self.procs.len());
-        for proc in &self.procs {
-            proc.digest(&mut p);
-        }
         p.flush();
-        // `followed` is deliberately left out: it is not part of the state.
+    }
+
+    /// Feeds process `pid`'s state to `state`: liveness, descriptor table
+    /// (each description's inode, kind, cursor and lock), POSIX locks and
+    /// registry. Nothing in it names a pid.
+    ///
+    /// # Panics
+    /// On a pid never spawned.
+    pub fn hash_proc<H: Hasher>(&self, pid: super::Pid, state: &mut H) {
+        let slot = self.proc_slot(pid).unwrap_or_else(|| panic!("hash of unknown pid {pid}"));
+        let mut p = Packer::new(state);
+        self.procs[slot].digest(&mut p);
+        p.flush();
     }
 }

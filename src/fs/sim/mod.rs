@@ -238,6 +238,11 @@ impl SimFs {
         Pid::try_from(self.procs.len()).expect("pid fits")
     }
 
+    /// How many processes were ever spawned (the highest pid).
+    pub fn process_count(&self) -> usize {
+        self.procs.len()
+    }
+
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.proc_slot(pid).is_some_and(|p| self.procs[p].alive)
     }
@@ -366,6 +371,24 @@ impl SimFs {
             .filter(|&p| self.holds_lock(p, ino))
             .map(|p| Pid::try_from(p + 1).expect("pid fits"))
             .collect()
+    }
+
+    /// True when `close(fd)` in process `pid` would change nothing but that
+    /// process's descriptor table: `fd` is open on the directory `dir`
+    /// names (a final symlink not followed), its description holds no
+    /// flock/OFD lock, the process holds no POSIX lock on that inode, and
+    /// the inode has a name (so the close cannot free it). The exhaustive
+    /// search's partial-order reduction (`check::local`) asks this.
+    pub fn close_is_quiet(&self, pid: Pid, fd: crate::fs::Fd, dir: &Path) -> bool {
+        let Some(slot) = self.proc_slot(pid) else { return false };
+        let proc = &self.procs[slot];
+        let Ok(desc) = proc.desc(fd) else { return false };
+        let Some(ino) = self.lstat_ino(dir) else { return false };
+        desc.ino == ino
+            && !desc.locked
+            && !proc.holds_posix(ino)
+            && self.ns.inode(ino).linked
+            && self.ns.is_dir(ino)
     }
 
     /// How many descriptors process `pid` has open (0 for a dead one).

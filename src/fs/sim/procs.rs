@@ -68,7 +68,8 @@ impl Proc {
             piece[1..5].copy_from_slice(&d.ino.to_le_bytes());
             piece[5..].copy_from_slice(&cursor.to_le_bytes());
             p.put(piece);
-        }        p.count(self.posix.len());
+        }
+        p.count(self.posix.len());
         for &ino in &self.posix {
             p.u32(ino);
         }
