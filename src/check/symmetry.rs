@@ -30,6 +30,8 @@
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
+use crate::fs::sim::{with_labels, Pid};
+
 use super::bfs::{ByteSink, Fingerprint};
 use super::scenario::Scenario;
 use super::world::World;
@@ -39,6 +41,8 @@ use super::world::World;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Symmetry {
     classes: Vec<Range<usize>>,
+    /// Hash inodes by label instead of number (`fs::sim` `relabel.rs`).
+    inodes: bool,
 }
 
 impl Symmetry {
@@ -46,7 +50,7 @@ impl Symmetry {
     /// there are at least two and no two machines share a pid.
     pub fn of(scn: &Scenario) -> Symmetry {
         if scn.shared_process {
-            return Symmetry::none();
+            return Symmetry { classes: Vec::new(), inodes: true };
         }
         let creators = scn.creators as usize;
         let recoverers = scn.recoverers as usize;
@@ -54,14 +58,15 @@ impl Symmetry {
             .into_iter()
             .filter(|r| r.len() >= 2)
             .collect();
-        Symmetry { classes }
+        Symmetry { classes, inodes: true }
     }
 
-    /// No symmetry: every slot is told apart.
+    /// No symmetry: every slot and every inode number is told apart.
     pub fn none() -> Symmetry {
         Symmetry::default()
     }
 
+    /// True when no two process slots may be exchanged.
     pub fn is_none(&self) -> bool {
         self.classes.is_empty()
     }
@@ -76,6 +81,7 @@ thread_local! {
     static SHARED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     static SLOT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     static KEYS: std::cell::RefCell<Vec<u128>> = const { std::cell::RefCell::new(Vec::new()) };
+    static LABELS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The fingerprint of `w`'s class under `sym`: equal for two worlds that
@@ -86,33 +92,48 @@ thread_local! {
 /// When symmetry is on and a process's pid is not its slot number plus
 /// one (one pid per machine is what makes slots exchangeable).
 pub fn fingerprint(w: &World, sym: &Symmetry) -> Fingerprint {
+    LABELS.with(|labels| {
+        let mut labels = labels.borrow_mut();
+        labels.clear();
+        if sym.inodes {
+            w.fs.inode_labels(&mut labels);
+            with_labels(&labels, || fingerprint_with(w, sym, Some(&labels)))
+        } else {
+            fingerprint_with(w, sym, None)
+        }
+    })
+}
+
+fn fingerprint_with(w: &World, sym: &Symmetry, labels: Option<&[u32]>) -> Fingerprint {
+    let slot_hash = |f: &mut dyn FnMut(&mut ByteSink<'_>)| {
+        SLOT.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            f(&mut ByteSink(&mut buf));
+            xxhash_rust::xxh3::xxh3_128(&buf)
+        })
+    };
     KEYS.with(|keys| {
         let mut keys = keys.borrow_mut();
         keys.clear();
         // Slot keys: one 128-bit hash per process slot.
         for (slot, proc) in w.procs.iter().enumerate() {
-            keys.push(SLOT.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                buf.clear();
-                let mut h = ByteSink(&mut buf);
-                proc.program.hash(&mut h);
-                proc.life.hash(&mut h);
+            keys.push(slot_hash(&mut |h| {
+                proc.program.hash(h);
+                proc.life.hash(h);
                 if sym.is_none() {
-                    proc.pid.hash(&mut h);
+                    proc.pid.hash(h);
                 } else {
                     assert_eq!(proc.pid as usize, slot + 1, "symmetry needs one pid per machine");
                 }
-                xxhash_rust::xxh3::xxh3_128(&buf)
             }));
         }
         // The filesystem's process slots, by pid.
         let fs_slots = w.fs.process_count();
         for pid in 1..=fs_slots {
-            let key = SLOT.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                buf.clear();
-                w.fs.hash_proc(pid as crate::fs::sim::Pid, &mut ByteSink(&mut buf));
-                xxhash_rust::xxh3::xxh3_128(&buf)
+            let key = slot_hash(&mut |h| match labels {
+                Some(l) => w.fs.hash_proc_labelled(pid as Pid, l, h),
+                None => w.fs.hash_proc(pid as Pid, h),
             });
             if sym.is_none() || pid > w.procs.len() {
                 keys.push(key);
@@ -132,7 +153,10 @@ pub fn fingerprint(w: &World, sym: &Symmetry) -> Fingerprint {
             let mut buf = buf.borrow_mut();
             buf.clear();
             let mut h = ByteSink(&mut buf);
-            w.fs.hash_shared(&mut h);
+            match labels {
+                Some(l) => w.fs.hash_shared_labelled(l, &mut h),
+                None => w.fs.hash_shared(&mut h),
+            }
             h.write_u8(w.faults_left);
             h.write_usize(w.procs.len());
             h.write_usize(fs_slots);

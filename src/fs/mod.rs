@@ -65,13 +65,25 @@ pub enum FileKind {
 
 /// The identity of an inode: `st_dev`, `st_ino`, `st_nlink` and the file
 /// type, from `fstat(2)` or `lstat(2)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// `Hash` feeds `ino` through [`sim::relabelled_ino`]: the number itself,
+/// except while a search fingerprints a simulated world by inode labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Identity {
     pub dev: u64,
     pub ino: u64,
     /// Link count; 0 means the file has no name any more.
     pub nlink: u64,
     pub kind: FileKind,
+}
+
+impl std::hash::Hash for Identity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.dev.hash(state);
+        sim::relabelled_ino(self.ino).hash(state);
+        self.nlink.hash(state);
+        self.kind.hash(state);
+    }
 }
 
 impl Identity {

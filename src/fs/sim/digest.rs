@@ -87,6 +87,28 @@ impl SimFs {
         p.flush();
     }
 
+    /// [`SimFs::hash_shared`] with inodes by their labels
+    /// ([`SimFs::inode_labels`]) instead of their numbers.
+    pub fn hash_shared_labelled<H: Hasher>(&self, labels: &[u32], state: &mut H) {
+        let mut p = Packer::new(state);
+        p.put([self.lock_kind as u8, self.order as u8]);
+        p.u128(self.id_next);
+        p.u128(self.id_space);
+        self.ns.digest_labelled(&mut p, labels);
+        p.flush();
+    }
+
+    /// [`SimFs::hash_proc`] with inodes by their labels.
+    ///
+    /// # Panics
+    /// On a pid never spawned.
+    pub fn hash_proc_labelled<H: Hasher>(&self, pid: super::Pid, labels: &[u32], state: &mut H) {
+        let slot = self.proc_slot(pid).unwrap_or_else(|| panic!("hash of unknown pid {pid}"));
+        let mut p = Packer::new(state);
+        self.procs[slot].digest_labelled(&mut p, labels);
+        p.flush();
+    }
+
     /// Feeds process `pid`'s state to `state`: liveness, descriptor table
     /// (each description's inode, kind, cursor and lock), POSIX locks and
     /// registry. Nothing in it names a pid.

@@ -78,6 +78,7 @@ mod names;
 mod namespace;
 mod ops;
 mod procs;
+mod relabel;
 #[cfg(test)]
 mod tests;
 
@@ -87,6 +88,7 @@ pub use namespace::INODES_MAX;
 use namespace::{Last, Namespace, Node, ROOT};
 use procs::Proc;
 pub use procs::FDS_MAX;
+pub use relabel::{ino as relabelled_ino, with_labels};
 
 use super::{Errno, FileKind, Fs, Id, Identity, Op, OpResult};
 

@@ -227,6 +227,88 @@ impl Namespace {
         }
     }
 
+    /// Labels inodes (see `relabel.rs`): `labels[raw]` is the position of
+    /// inode `raw` in a preorder walk from `/` in name order, then `extra`
+    /// (open, unlinked inodes) in the order given; free slots are
+    /// [`super::relabel::UNLABELLED`].
+    pub fn labels(&self, extra: impl Iterator<Item = u32>, labels: &mut Vec<u32>) {
+        labels.clear();
+        labels.resize(self.inodes.len(), super::relabel::UNLABELLED);
+        let mut next = 0;
+        let mut stack = vec![ROOT];
+        while let Some(ino) = stack.pop() {
+            if labels[ino as usize] != super::relabel::UNLABELLED {
+                continue;
+            }
+            labels[ino as usize] = next;
+            next += 1;
+            if self.is_dir(ino) {
+                stack.extend(self.children(ino).iter().rev().map(|e| e.ino));
+            }
+        }
+        for ino in extra {
+            if labels[ino as usize] == super::relabel::UNLABELLED {
+                labels[ino as usize] = next;
+                next += 1;
+            }
+        }
+        // Every live inode has a name or an open description.
+        debug_assert!(self
+            .inodes
+            .iter()
+            .zip(labels.iter())
+            .all(|(i, &l)| i.is_none() == (l == super::relabel::UNLABELLED)));
+    }
+
+    /// [`Namespace::digest`] with inodes by label (`map` from
+    /// [`Namespace::labels`]) instead of by number.
+    pub fn digest_labelled<H: Hasher>(&self, p: &mut Packer<'_, H>, labels: &[u32]) {
+        p.u32(self.devs);
+        // By label: inverse of `labels`.
+        let mut by_label = [u32::MAX; 64];
+        let mut by_label_vec;
+        let live = labels.iter().filter(|&&l| l != super::relabel::UNLABELLED).count();
+        let by_label: &mut [u32] = if live <= by_label.len() {
+            &mut by_label[..live]
+        } else {
+            by_label_vec = vec![u32::MAX; live];
+            &mut by_label_vec
+        };
+        for (raw, &l) in labels.iter().enumerate() {
+            if l != super::relabel::UNLABELLED {
+                by_label[l as usize] = raw as u32;
+            }
+        }
+        p.count(live);
+        for &raw in by_label.iter() {
+            let inode = self.inode(raw);
+            let (tag, extra) = match inode.node {
+                Node::File => (1, 0),
+                Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(labels[parent as usize])),
+                Node::Symlink(target) => (4, target.hash()),
+            };
+            let mut piece = [0; 13];
+            piece[0] = tag | u8::from(inode.linked) << 4;
+            piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
+            piece[5..].copy_from_slice(&extra.to_le_bytes());
+            p.put(piece);
+        }
+        // Entries by directory label, then name order: a canonical order.
+        p.count(self.entries.len());
+        for &raw in by_label.iter() {
+            if !self.is_dir(raw) {
+                continue;
+            }
+            for e in self.children(raw) {
+                let mut piece = [0; 16];
+                piece[..4].copy_from_slice(&labels[raw as usize].to_le_bytes());
+                piece[4..8].copy_from_slice(&labels[e.ino as usize].to_le_bytes());
+                piece[8..].copy_from_slice(&e.name.hash().to_le_bytes());
+                p.put(piece);
+            }
+        }
+    }
+
     // ---- path resolution -------------------------------------------------
 
     /// Resolves every component of `path` but the last, following symlinks,

@@ -51,6 +51,15 @@ impl Proc {
 
     /// Feeds every field `==` compares to `p` (see [`super::digest`]).
     pub fn digest<H: Hasher>(&self, p: &mut Packer<'_, H>) {
+        self.digest_with(p, |ino| ino);
+    }
+
+    /// [`Proc::digest`] with each inode number replaced by its label.
+    pub fn digest_labelled<H: Hasher>(&self, p: &mut Packer<'_, H>, labels: &[u32]) {
+        self.digest_with(p, |ino| labels[ino as usize]);
+    }
+
+    fn digest_with<H: Hasher>(&self, p: &mut Packer<'_, H>, label: impl Fn(u32) -> u32) {
         p.put([u8::from(self.alive)]);
         p.count(self.fds.len());
         for slot in &self.fds {
@@ -65,13 +74,21 @@ impl Proc {
             };
             let mut piece = [0; 13];
             piece[0] = tag | u8::from(d.locked) << 4;
-            piece[1..5].copy_from_slice(&d.ino.to_le_bytes());
+            piece[1..5].copy_from_slice(&label(d.ino).to_le_bytes());
             piece[5..].copy_from_slice(&cursor.to_le_bytes());
             p.put(piece);
         }
-        p.count(self.posix.len());
-        for &ino in &self.posix {
-            p.u32(ino);
+        // A set: sorted by label (by number when unlabelled).
+        let mut posix: [u32; 16] = [0; 16];
+        let n = self.posix.len();
+        assert!(n <= posix.len(), "more POSIX locks than a digest holds");
+        for (k, &ino) in self.posix.iter().enumerate() {
+            posix[k] = label(ino);
+        }
+        posix[..n].sort_unstable();
+        p.count(n);
+        for &l in &posix[..n] {
+            p.u32(l);
         }
         p.count(self.reserved.len());
         for &id in &self.reserved {
