@@ -151,6 +151,8 @@ struct Expanded {
     succs: Vec<(Fingerprint, Action, World, Fingerprint)>,
     transitions: u64,
     terminal: u64,
+    /// The terminal worlds met, when the caller keeps them.
+    terminals: Vec<World>,
     /// The first violation in frontier order: (parent, the action that broke
     /// it or `None` for the final recovery of a terminal state, violation).
     violation: Option<(Fingerprint, Option<Action>, Violation)>,
@@ -160,15 +162,20 @@ fn expand(
     scn: &Scenario,
     sym: &Symmetry,
     por: bool,
+    keep_terminals: bool,
     chunk: &[(World, Fingerprint)],
     seen: &FpMap<(Fingerprint, Action)>,
 ) -> Expanded {
-    let mut out = Expanded { succs: Vec::new(), transitions: 0, terminal: 0, violation: None };
+    let mut out =
+        Expanded { succs: Vec::new(), transitions: 0, terminal: 0, terminals: Vec::new(), violation: None };
     let mut local: FpMap<()> = FpMap::default();
     let mut actions = Vec::new();
     for (world, fp) in chunk {
         if world.is_terminal() {
             out.terminal += 1;
+            if keep_terminals {
+                out.terminals.push(world.clone());
+            }
             if let (_, Some(v)) = world.final_check(scn) {
                 out.violation = Some((*fp, None, v));
                 return out;
@@ -253,18 +260,30 @@ pub fn explore(
     limits: Limits,
     progress: &mut dyn FnMut(&Stats),
 ) -> (Stats, Option<Counterexample>) {
-    let (stats, cex) = explore_once(scn, limits, progress);
+    let (stats, cex) = explore_once(scn, limits, progress, None);
     if cex.is_some() && limits.local_steps {
-        return explore_once(scn, Limits { local_steps: false, ..limits }, progress);
+        return explore_once(scn, Limits { local_steps: false, ..limits }, progress, None);
     }
     (stats, cex)
+}
+
+/// Explores `scn` like [`explore`] and returns every terminal world it
+/// reached (one per state it kept) with the figures. For the tests that
+/// check that the reductions ([`Limits::symmetry`], [`Limits::local_steps`])
+/// lose no outcome; a violation ends the search early (see `complete`).
+pub fn terminal_worlds(scn: &Scenario, limits: Limits) -> (Stats, Vec<World>) {
+    let mut worlds = Vec::new();
+    let (stats, _) = explore_once(scn, limits, &mut |_| {}, Some(&mut worlds));
+    (stats, worlds)
 }
 
 fn explore_once(
     scn: &Scenario,
     limits: Limits,
     progress: &mut dyn FnMut(&Stats),
+    mut terminals: Option<&mut Vec<World>>,
 ) -> (Stats, Option<Counterexample>) {
+    let keep = terminals.is_some();
     let start = Instant::now();
     let threads = limits.threads.max(1);
     let sym = if limits.symmetry { Symmetry::of(scn) } else { Symmetry::none() };
@@ -294,20 +313,23 @@ fn explore_once(
         // Small levels are not worth a thread.
         let workers = if frontier.len() < 256 { 1 } else { threads };
         let chunk = frontier.len().div_ceil(workers);
-        let results: Vec<Expanded> = if workers == 1 {
-            vec![expand(scn, sym, por, &frontier, &parents)]
+        let mut results: Vec<Expanded> = if workers == 1 {
+            vec![expand(scn, sym, por, keep, &frontier, &parents)]
         } else {
             let seen = &parents;
             std::thread::scope(|s| {
                 let handles: Vec<_> =
-                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, sym, por, c, seen))).collect();
+                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, sym, por, keep, c, seen))).collect();
                 handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
             })
         };
         frontier = Vec::new();
-        for r in &results {
+        for r in &mut results {
             stats.transitions += r.transitions;
             stats.terminal += r.terminal;
+            if let Some(t) = terminals.as_deref_mut() {
+                t.append(&mut r.terminals);
+            }
         }
         // The first violation in frontier order: the same whatever the
         // number of workers, and at the smallest depth.
