@@ -142,3 +142,58 @@ fn recovery_unlock_before_unlink_is_killed_by_two_owners() {
 fn recovery_no_identity_recheck_is_killed_by_two_owners() {
     killed_by(Mutation::RecoveryNoIdentityRecheck, Invariant::OneOwner);
 }
+
+#[test]
+fn recovery_ignores_busy_lock_is_killed_by_two_owners() {
+    killed_by(Mutation::RecoveryIgnoresBusyLock, Invariant::OneOwner);
+}
+
+#[test]
+fn recovery_partial_listing_is_killed_by_a_leak() {
+    killed_by(Mutation::RecoveryPartialListing, Invariant::NothingLeaks);
+}
+
+#[test]
+fn reserve_after_lock_is_killed_by_two_owners_in_one_process() {
+    killed_by(Mutation::ReserveAfterLock, Invariant::OneOwner);
+}
+
+#[test]
+fn release_before_unlink_is_killed_by_two_owners_in_one_process() {
+    killed_by(Mutation::ReleaseBeforeUnlink, Invariant::OneOwner);
+}
+
+#[test]
+fn tree_root_stat_is_killed_by_a_leak() {
+    killed_by(Mutation::TreeRootStat, Invariant::NothingLeaks);
+}
+
+#[test]
+fn remove_enoent_is_error_is_killed_by_a_leak() {
+    killed_by(Mutation::RemoveEnoentIsError, Invariant::NothingLeaks);
+}
+
+/// Equivalent mutants (SPEC.md section 7, C1 and V8-V9): nothing breaks.
+/// This pins today's verdict so a change is noticed.
+#[test]
+fn fixme_create_reuses_id_and_recovery_claim_without_excl_are_equivalent_mutants() {
+    assert_eq!(broken(Variant::Mutant(Mutation::CreateReusesId)), vec![]);
+    assert_eq!(broken(Variant::Mutant(Mutation::RecoveryClaimWithoutExcl)), vec![]);
+}
+
+/// The mutants that fix their environment (POSIX locks with the registry,
+/// the planted foreign symlink) are killed by their change, not by the
+/// environment: the reference holds in the same small scenarios.
+#[test]
+fn reference_holds_in_the_environments_the_mutants_fix() {
+    use stagedir::check::bfs::{self, Limits};
+    for m in [Mutation::ReserveAfterLock, Mutation::ReleaseBeforeUnlink, Mutation::TreeRootStat] {
+        let opts = Options { ids: Some(1), ..Options::default() };
+        for mut s in suite::exhaustive_scenarios(Variant::Mutant(m), &opts) {
+            s.variant = Variant::Reference;
+            let (stats, cex) = bfs::explore(&s, Limits::default(), &mut |_| {});
+            assert!(cex.is_none(), "reference in {}: {:?}", s.describe(), cex.map(|c| c.violation));
+            assert!(stats.complete, "{}", s.describe());
+        }
+    }
+}

@@ -239,8 +239,13 @@ fn seeds_cover_crashes_faults_and_every_scenario_flag() {
     // Every mutant has seeds of its own (data-before-lock and
     // unlink-lock-before-data break INV-4 on almost any schedule that gets
     // as far as the data directory, so few seeds survive for them).
+    // tree-root-stat is the exception: its scenarios plant the foreign
+    // symlink, and every final recovery leaks it, so every seed breaks it.
     let mutant_seeds = expected(Target::ScheduleMutant);
     for v in fuzz::mutants() {
+        if v == Variant::Mutant(stagedir::protocol::Mutation::TreeRootStat) {
+            continue;
+        }
         let n = mutant_seeds.iter().filter(|(name, _)| name.starts_with(&format!("{}-", v.name()))).count();
         assert!(n >= 1, "{} has no seed", v.name());
     }

@@ -93,10 +93,17 @@ impl Scenario {
     }
 
     /// Applies what a variant fixes about its environment (the POSIX
-    /// mutant runs on POSIX locks).
+    /// mutants run on POSIX locks, the reservation mutants with the
+    /// registry, the R1 mutant with the foreign entries planted).
     pub fn with_variant_defaults(mut self) -> Scenario {
         if let Some(kind) = self.variant.forced_lock_kind() {
             self.lock_kind = kind;
+        }
+        if self.variant.forced_registry() {
+            self.use_registry = true;
+        }
+        if self.variant.forced_foreign() {
+            self.foreign = true;
         }
         self
     }

@@ -11,6 +11,8 @@ use crate::fs::{Errno, Op, OpError, OpResult};
 enum Step {
     RemoveData(RemoveTree),
     Unlock,
+    /// Mutant only: D4 before D2.
+    ReleaseEarly,
     UnlinkLock,
     Close,
     Release,
@@ -42,7 +44,7 @@ impl Cleanup {
         let step = if cfg.has(Mutation::UnlinkLockBeforeData) {
             Step::UnlinkLock
         } else {
-            Step::RemoveData(RemoveTree::new(data_path(&held.root, held.id)))
+            Step::RemoveData(RemoveTree::with_config(data_path(&held.root, held.id), cfg))
         };
         Cleanup { held, cfg, owns: true, step }
     }
@@ -62,13 +64,15 @@ impl Cleanup {
             Step::Close
         } else if self.cfg.has(Mutation::UnlockBeforeUnlink) {
             Step::Unlock
+        } else if self.cfg.has(Mutation::ReleaseBeforeUnlink) && self.held.reserved {
+            Step::ReleaseEarly
         } else {
             Step::UnlinkLock
         }
     }
 
     fn after_close(&self) -> Step {
-        if self.held.reserved {
+        if self.held.reserved && !self.cfg.has(Mutation::ReleaseBeforeUnlink) {
             Step::Release
         } else {
             Step::Done(Ok(()))
@@ -86,7 +90,7 @@ impl Machine for Cleanup {
             Step::Unlock => Op::Unlock { fd: self.held.fd },
             Step::UnlinkLock => Op::Unlink { path: lock() },
             Step::Close => Op::Close { fd: self.held.fd },
-            Step::Release => Op::Release { id: self.held.id },
+            Step::Release | Step::ReleaseEarly => Op::Release { id: self.held.id },
             Step::Done(_) => return None,
         })
     }
@@ -103,12 +107,14 @@ impl Machine for Cleanup {
                 Err(Err(e)) => Step::Done(Err(Error::Op(e))),
             },
             (Step::Unlock, _) => Step::UnlinkLock,
+            // Mutant: the reservation goes before the lock file's name.
+            (Step::ReleaseEarly, _) => Step::UnlinkLock,
             // D2: unlink the lock file while still holding it; ENOENT means
             // an earlier call already did (idempotent).
             (Step::UnlinkLock, Ok(_)) | (Step::UnlinkLock, Err(Errno::ENOENT)) => {
                 self.owns = false;
                 if self.cfg.has(Mutation::UnlinkLockBeforeData) {
-                    Step::RemoveData(RemoveTree::new(data_path(&self.held.root, self.held.id)))
+                    Step::RemoveData(RemoveTree::with_config(data_path(&self.held.root, self.held.id), self.cfg))
                 } else {
                     Step::Close
                 }

@@ -145,7 +145,10 @@ impl Create {
         self.owns = true;
         // Undo from here on: unlink the lock while still holding it (rule 2).
         self.undo.push(Undo::UnlinkLock);
-        if self.cfg.has(Mutation::DataBeforeLock) {
+        if self.cfg.has(Mutation::ReserveAfterLock) && self.cfg.use_registry {
+            // Mutant: C2 only now, after the lock is verified.
+            Step::Reserve
+        } else if self.cfg.has(Mutation::DataBeforeLock) {
             self.done()
         } else {
             Step::Mkdir
@@ -176,7 +179,20 @@ impl Create {
                 last: self.last.to_string(),
             }));
         }
+        if self.cfg.has(Mutation::CreateReusesId) {
+            // Mutant: no fresh draw (C1); the given-up id again.
+            return self.after_draw();
+        }
         Step::DrawId
+    }
+
+    /// After C1: C2 when the registry is used, else C3.
+    fn after_draw(&mut self) -> Step {
+        if self.cfg.use_registry && !self.cfg.has(Mutation::ReserveAfterLock) {
+            Step::Reserve
+        } else {
+            self.after_reserve()
+        }
     }
 
     fn after_reserve(&mut self) -> Step {
@@ -219,16 +235,16 @@ impl Machine for Create {
             // C1: a fresh id from the explicit source.
             (Step::DrawId, Ok(Value::Id(id))) => {
                 self.id = id;
-                if self.cfg.use_registry {
-                    Step::Reserve
-                } else {
-                    self.after_reserve()
-                }
+                self.after_draw()
             }
             // C2: reserve it in-process so a recoverer thread skips it.
             (Step::Reserve, Ok(_)) => {
                 self.undo.push(Undo::Release);
-                self.after_reserve()
+                if self.cfg.has(Mutation::ReserveAfterLock) {
+                    Step::Mkdir
+                } else {
+                    self.after_reserve()
+                }
             }
             (Step::Reserve, Err(Errno::EBUSY)) => self.abandon(Retry::Reserved, None),
             // C3: create the lock file exclusively: a name nobody else holds.

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::layout::{classify, Name};
 use super::output::Output;
 use super::shared_path::SharedPath;
-use super::Machine;
+use super::{Config, Machine, Mutation};
 use crate::fs::{Fd, Id, Op, OpError, OpResult, Value};
 
 /// What one listing saw.
@@ -39,11 +39,25 @@ pub struct ListRoot {
     seen: BTreeSet<Id>,
     foreign: Output<Vec<String>>,
     step: Step,
+    /// Mutant `recovery-partial-listing`: stop after the first instance name.
+    first_only: bool,
 }
 
 impl ListRoot {
     pub fn new(root: impl Into<SharedPath>) -> Self {
-        ListRoot { root: root.into(), seen: BTreeSet::new(), foreign: Output::default(), step: Step::Open }
+        ListRoot {
+            root: root.into(),
+            seen: BTreeSet::new(),
+            foreign: Output::default(),
+            step: Step::Open,
+            first_only: false,
+        }
+    }
+
+    /// As [`ListRoot::new`], with the protocol configuration (its mutation,
+    /// if it changes the listing).
+    pub fn with_config(root: impl Into<SharedPath>, cfg: Config) -> Self {
+        ListRoot { first_only: cfg.has(Mutation::RecoveryPartialListing), ..ListRoot::new(root) }
     }
 }
 
@@ -75,7 +89,12 @@ impl Machine for ListRoot {
                     }
                     Name::Foreign => self.foreign.push(e.name),
                 }
-                Step::Read(fd)
+                // Mutant: the listing ends at the first instance name.
+                if self.first_only && !self.seen.is_empty() {
+                    Step::Close(fd)
+                } else {
+                    Step::Read(fd)
+                }
             }
             (Step::Read(fd), Ok(Value::Entry(None))) => Step::Close(fd),
             (Step::Read(fd), Err(errno)) => Step::Abort(fd, OpError::new(Op::ReadDirNext { fd }, errno)),

@@ -119,10 +119,39 @@ pub enum Mutation {
     /// Recovery alone trusts the lock without the identity re-check (V6-V7
     /// removed; creation keeps C5).
     RecoveryNoIdentityRecheck,
+    /// Recovery treats a busy lock as its own (V5): on `EWOULDBLOCK` it
+    /// goes on to the identity check as if the try-lock had succeeded.
+    RecoveryIgnoresBusyLock,
+    /// The listing of ROOT stops after the first instance name it reads
+    /// (V2 does not read to the end), so a pass visits at most one id.
+    RecoveryPartialListing,
+    /// Create reserves the id only after its lock is verified (C2 moved
+    /// after C5). Runs on POSIX locks with the registry, the only setting
+    /// where the reservation matters.
+    ReserveAfterLock,
+    /// Cleanup releases the reservation before it unlinks the lock file
+    /// (D4 moved before D2). Runs on POSIX locks with the registry.
+    ReleaseBeforeUnlink,
+    /// Tree removal's R1 follows a final symlink, as `stat` would: a tree
+    /// root that is a symlink to a directory is walked as that directory
+    /// instead of being unlinked.
+    TreeRootStat,
+    /// Tree removal treats `ENOENT` from R1's `lstat` and R2's `unlink` as
+    /// an error instead of "already gone".
+    RemoveEnoentIsError,
+    /// Recovery claims data without a lock file with `O_CREAT` but without
+    /// `O_EXCL` (V9). An equivalent mutant in the model (SPEC.md section 11).
+    RecoveryClaimWithoutExcl,
+    /// Create retries with the same id after giving one up instead of
+    /// drawing a fresh one (C1 runs only for the first attempt). An
+    /// equivalent mutant: a fresh draw may return the same id.
+    CreateReusesId,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 11] = [
+    /// Every mutant. New mutants go at the end: a fuzz input's first byte
+    /// indexes this order.
+    pub const ALL: [Mutation; 19] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
@@ -134,6 +163,14 @@ impl Mutation {
         Mutation::UndoUnlinksUnverified,
         Mutation::RecoveryUnlockBeforeUnlink,
         Mutation::RecoveryNoIdentityRecheck,
+        Mutation::RecoveryIgnoresBusyLock,
+        Mutation::RecoveryPartialListing,
+        Mutation::ReserveAfterLock,
+        Mutation::ReleaseBeforeUnlink,
+        Mutation::TreeRootStat,
+        Mutation::RemoveEnoentIsError,
+        Mutation::RecoveryClaimWithoutExcl,
+        Mutation::CreateReusesId,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -150,6 +187,14 @@ impl Mutation {
             Mutation::UndoUnlinksUnverified => "undo-unlinks-unverified-lock",
             Mutation::RecoveryUnlockBeforeUnlink => "recovery-unlock-before-unlink",
             Mutation::RecoveryNoIdentityRecheck => "recovery-no-identity-recheck",
+            Mutation::RecoveryIgnoresBusyLock => "recovery-ignores-busy-lock",
+            Mutation::RecoveryPartialListing => "recovery-partial-listing",
+            Mutation::ReserveAfterLock => "reserve-after-lock",
+            Mutation::ReleaseBeforeUnlink => "release-before-unlink",
+            Mutation::TreeRootStat => "tree-root-stat",
+            Mutation::RemoveEnoentIsError => "remove-enoent-is-error",
+            Mutation::RecoveryClaimWithoutExcl => "recovery-claim-without-excl",
+            Mutation::CreateReusesId => "create-reuses-id",
         }
     }
 }

@@ -147,7 +147,7 @@ impl Recover {
             claim_retried: false,
             owns: false,
             report: Output::default(),
-            step: Step::List(ListRoot::new(list_root)),
+            step: Step::List(ListRoot::with_config(list_root, cfg)),
         }
     }
 
@@ -198,7 +198,7 @@ impl Recover {
         if self.cfg.has(Mutation::UnlinkLockBeforeData) {
             Step::UnlinkLock
         } else {
-            Step::RemoveData(RemoveTree::new(self.data()))
+            Step::RemoveData(RemoveTree::with_config(self.data(), self.cfg))
         }
     }
 }
@@ -219,6 +219,8 @@ impl Machine for Recover {
                 }
             }
             Step::StatData => Op::PathIdentity { path: self.data() },
+            // Mutant: the claim without O_EXCL.
+            Step::ClaimLock if self.cfg.has(Mutation::RecoveryClaimWithoutExcl) => Op::OpenCreate { path: self.lock() },
             Step::ClaimLock => Op::CreateExcl { path: self.lock() },
             Step::TryLock => Op::TryLock { fd: self.fd.expect("fd") },
             Step::FdIdentity => Op::FdIdentity { fd: self.fd.expect("fd") },
@@ -286,6 +288,10 @@ impl Machine for Recover {
                     Step::FdIdentity
                 }
             }
+            // Mutant: a busy lock taken for our own, on to the re-check.
+            (Step::TryLock, Err(Errno::EWOULDBLOCK)) if self.cfg.has(Mutation::RecoveryIgnoresBusyLock) => {
+                Step::FdIdentity
+            }
             (Step::TryLock, Err(Errno::EWOULDBLOCK)) => self.end_id(Outcome::Live),
             (Step::TryLock, Err(errno)) => self.end_id(failed(errno)),
             // V6, V7: identity re-check: the inode we locked is still the one
@@ -322,7 +328,7 @@ impl Machine for Recover {
                 match r {
                     // Mutant: the data goes after the lock file, unowned.
                     Ok(_) | Err(Errno::ENOENT) if self.cfg.has(Mutation::UnlinkLockBeforeData) => {
-                        Step::RemoveData(RemoveTree::new(self.data()))
+                        Step::RemoveData(RemoveTree::with_config(self.data(), self.cfg))
                     }
                     Ok(_) => self.end_id(Outcome::Reclaimed),
                     Err(errno) => self.end_id(failed(errno)),

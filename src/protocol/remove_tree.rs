@@ -16,7 +16,7 @@
 
 
 use super::shared_path::SharedPath;
-use super::Machine;
+use super::{Config, Machine, Mutation};
 use crate::fs::{Errno, FileKind, Fd, Op, OpError, OpResult, Value};
 
 /// How many times one directory is listed again after `rmdir` saw
@@ -74,11 +74,23 @@ pub struct RemoveTree {
     dev: u64,
     stack: Vec<Frame>,
     state: State,
+    /// A mutant of the removal steps (R1, R2), or `None`.
+    mutation: Option<Mutation>,
 }
 
 impl RemoveTree {
     pub fn new(root: impl Into<SharedPath>) -> Self {
-        RemoveTree { root: root.into(), dev: 0, stack: Vec::new(), state: State::Stat }
+        RemoveTree { root: root.into(), dev: 0, stack: Vec::new(), state: State::Stat, mutation: None }
+    }
+
+    /// As [`RemoveTree::new`], with the protocol configuration (its
+    /// mutation, if it changes a removal step).
+    pub fn with_config(root: impl Into<SharedPath>, cfg: Config) -> Self {
+        RemoveTree { mutation: cfg.mutation, ..RemoveTree::new(root) }
+    }
+
+    fn has(&self, m: Mutation) -> bool {
+        self.mutation == Some(m)
     }
 
     /// The root this machine removes.
@@ -138,6 +150,12 @@ impl Machine for RemoveTree {
         self.state = match (state, result) {
             // R1: lstat, never stat: a symlink root is unlinked, not followed.
             (State::Stat, Ok(Value::Identity(id))) => match id.kind {
+                // Mutant: `stat` instead of `lstat`: a symlink root is
+                // taken for the directory it points to and walked.
+                FileKind::Symlink if self.has(Mutation::TreeRootStat) => {
+                    self.dev = id.dev;
+                    self.push_dir(self.root.clone())
+                }
                 FileKind::Dir => {
                     self.dev = id.dev;
                     self.push_dir(self.root.clone())
@@ -153,8 +171,11 @@ impl Machine for RemoveTree {
                 _ => State::Unlink(path),
             },
             (State::StatDir(_), Err(Errno::ENOENT)) => State::Next,
-            (State::Stat, Err(Errno::ENOENT)) => State::Done(Ok(())),
+            (State::Stat, Err(Errno::ENOENT)) if !self.has(Mutation::RemoveEnoentIsError) => State::Done(Ok(())),
             // R2: unlink one name; ENOENT means a concurrent remover got it.
+            (State::Unlink(_), Err(Errno::ENOENT)) if self.has(Mutation::RemoveEnoentIsError) => {
+                Self::fail(op, Errno::ENOENT)
+            }
             (State::Unlink(_), Ok(_)) | (State::Unlink(_), Err(Errno::ENOENT)) => {
                 if self.stack.is_empty() {
                     State::Done(Ok(()))

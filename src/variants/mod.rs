@@ -125,9 +125,25 @@ impl Variant {
     /// on another.
     pub fn forced_lock_kind(&self) -> Option<LockKind> {
         match self {
-            Variant::Mutant(Mutation::PosixLockKind) => Some(LockKind::Posix),
+            Variant::Mutant(
+                Mutation::PosixLockKind | Mutation::ReserveAfterLock | Mutation::ReleaseBeforeUnlink,
+            ) => Some(LockKind::Posix),
             _ => None,
         }
+    }
+
+    /// Whether this variant must run with the in-process registry: the
+    /// mutants that move a reservation step (C2, D4) run on POSIX locks
+    /// with the registry, the deployment where those steps matter.
+    pub fn forced_registry(&self) -> bool {
+        matches!(self, Variant::Mutant(Mutation::ReserveAfterLock | Mutation::ReleaseBeforeUnlink))
+    }
+
+    /// Whether this variant's scenarios must plant the foreign entries
+    /// (a symlink named like a data directory, pointing outside ROOT): the
+    /// mutant of R1 differs from the reference only on a symlink tree root.
+    pub fn forced_foreign(&self) -> bool {
+        matches!(self, Variant::Mutant(Mutation::TreeRootStat))
     }
 
     /// The on-disk layout of this variant.
