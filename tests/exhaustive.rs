@@ -58,24 +58,10 @@ fn reference_1_creator_2_recoverers_flock() {
     proves(scenario(1, 2, 2, LockKind::Flock));
 }
 
-/// 2 creators + 2 recoverers with 2 ids has 49,666,158 states in this model
-/// (every readdir and every unlink of a removal is its own step): 526 s and
-/// 15 GB on 2 cores, too large for `cargo test`'s budget.
-/// `STAGEDIR_EXHAUSTIVE_LARGE=1` runs it.
-fn large() -> bool {
-    let on = std::env::var_os("STAGEDIR_EXHAUSTIVE_LARGE").is_some();
-    if !on {
-        println!("2c+2r ids=2 skipped: set STAGEDIR_EXHAUSTIVE_LARGE=1 to run it");
-    }
-    on
-}
-
 #[test]
 fn reference_2_creators_2_recoverers_flock() {
     proves(scenario(2, 2, 1, LockKind::Flock));
-    if large() {
-        proves(scenario(2, 2, 2, LockKind::Flock));
-    }
+    proves(scenario(2, 2, 2, LockKind::Flock));
 }
 
 #[test]
@@ -93,9 +79,7 @@ fn reference_1_creator_2_recoverers_ofd() {
 #[test]
 fn reference_2_creators_2_recoverers_ofd() {
     proves(scenario(2, 2, 1, LockKind::Ofd));
-    if large() {
-        proves(scenario(2, 2, 2, LockKind::Ofd));
-    }
+    proves(scenario(2, 2, 2, LockKind::Ofd));
 }
 
 #[test]
