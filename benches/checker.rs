@@ -163,3 +163,7 @@ fn main() {
         None => println!("  fuzz_exec: not run"),
     }
 }
+
+/// The allocator the `stagedir` binary uses (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -11,3 +11,7 @@ fn main() {
     let (stats, cex) = explore(&scn, Limits::default(), &mut |s| eprintln!("{} states, {:.1}s", s.unique, s.seconds));
     println!("{stats:?} violation={:?}", cex.map(|c| c.violation));
 }
+
+/// The allocator the `stagedir` binary uses (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -137,3 +137,7 @@ fn no_identity_recheck_is_rejected_with_shortest_trace() {
     let cex = rejects(scn);
     assert!(cex.actions.len() < 40, "shortest trace: {} steps", cex.actions.len());
 }
+
+/// The allocator the `stagedir` binary uses (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

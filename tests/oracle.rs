@@ -29,7 +29,7 @@ fn world(scn: &Scenario, scripts: Vec<(Vec<ScriptStep>, bool)>) -> World {
     fs.write_file(Path::new("/s/item"));
     let procs = scripts
         .into_iter()
-        .map(|(steps, rec)| Proc { pid: fs.spawn(), program: Program::Script(Script::new(steps, rec)), life: Life::Running })
+        .map(|(steps, rec)| Proc { pid: fs.spawn(), program: std::sync::Arc::new(Program::Script(Script::new(steps, rec))), life: Life::Running })
         .collect();
     World { fs, procs, faults_left: 0 }
 }

@@ -106,3 +106,7 @@ fn every_variant_gets_the_same_verdict() {
     // which); a run that compared nothing would prove nothing.
     assert!(killed >= 10, "only {killed} counterexamples compared");
 }
+
+/// The allocator the `stagedir` binary uses (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -2,6 +2,8 @@
 //! process's program. Plain data: `Clone`, `Eq`, `Hash`, so a search can
 //! store and de-duplicate states.
 
+use std::sync::Arc;
+
 use crate::fs::sim::{Pid, SimFs};
 use crate::fs::{Errno, Op, OpResult, Value};
 use crate::variants::{Program, Role};
@@ -22,7 +24,10 @@ pub enum Life {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Proc {
     pub pid: Pid,
-    pub program: Program,
+    /// Shared between a world and the worlds branched from it until this
+    /// process steps: a transition changes one program, so cloning a world
+    /// copies the others by reference count only.
+    pub program: Arc<Program>,
     pub life: Life,
 }
 
@@ -100,13 +105,13 @@ impl World {
         for c in 0..scn.creators {
             let items = (0..scn.items).map(|k| scn.item_path(c, k)).collect();
             let program = scn.variant.creator(scn.root(), &params, items);
-            procs.push(Proc { pid: fs.spawn(), program, life: Life::Running });
+            procs.push(Proc { pid: fs.spawn(), program: Arc::new(program), life: Life::Running });
         }
         for r in 0..scn.recoverers {
             let program = scn.variant.recoverer(scn.root(), &params, scn.recover_passes);
             // A shared process: recoverer 0 is a thread of creator 0's process.
             let pid = if scn.shared_process && r == 0 && scn.creators > 0 { procs[0].pid } else { fs.spawn() };
-            procs.push(Proc { pid, program, life: Life::Running });
+            procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
         }
         assert!(procs.len() < u8::MAX as usize, "processes are named by u8");
         World { fs, procs, faults_left: scn.faults }
@@ -165,7 +170,7 @@ impl World {
             self.fs.crash(pid);
             for p in self.procs.iter_mut().filter(|p| p.pid == pid && p.alive()) {
                 p.life = Life::Crashed;
-                p.program.end();
+                Arc::make_mut(&mut p.program).end();
             }
             let record = Record { pid, action, op: None, result: None, exited: false, created: false };
             let violation = oracle::after_step(scn, self, &record, &[]);
@@ -198,11 +203,11 @@ impl World {
             );
         }
         let followed_symlink = self.fs.last_followed_symlink();
-        self.procs[i].program.feed(result.clone());
+        Arc::make_mut(&mut self.procs[i].program).feed(result.clone());
         let exited = self.procs[i].program.op().is_none();
         if exited {
             self.procs[i].life = Life::Exited;
-            self.procs[i].program.end();
+            Arc::make_mut(&mut self.procs[i].program).end();
             // The process exits with its last thread; the kernel closes
             // whatever descriptors are left.
             if !self.procs.iter().any(|p| p.pid == pid && p.alive()) {
@@ -226,7 +231,7 @@ impl World {
         let mut w = self.clone();
         let program = scn.variant.recoverer(scn.root(), &scn.role_params(), 1);
         let pid = w.fs.spawn();
-        w.procs.push(Proc { pid, program, life: Life::Running });
+        w.procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
         let i = (w.procs.len() - 1) as u8;
         let mut records = Vec::new();
         let steps_max = 100_000;

@@ -185,7 +185,7 @@ impl Model {
             None => {
                 let program = self.scn.variant.recoverer(self.scn.root(), &self.scn.role_params(), 1);
                 let pid = self.world.fs.spawn();
-                self.world.procs.push(Proc { pid, program, life: Life::Running });
+                self.world.procs.push(Proc { pid, program: std::sync::Arc::new(program), life: Life::Running });
                 let p = self.world.procs.len() - 1;
                 run_to_end(&self.scn, &mut self.world, p, &mut Vec::new());
             }

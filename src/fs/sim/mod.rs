@@ -136,7 +136,10 @@ impl<T> Eq for Unhashed<T> {}
 pub struct SimFs {
     lock_kind: LockKind,
     order: ReaddirOrder,
-    ns: Namespace,
+    /// Shared between a filesystem and its clones until one of them
+    /// changes a name: most steps (open, lock, read, close) leave the
+    /// namespace alone, so branching a search state copies it by reference.
+    ns: std::sync::Arc<Namespace>,
     /// Process `pid` is `procs[pid - 1]`; dead processes stay, marked dead.
     procs: Vec<Proc>,
     /// The next id [`Op::DrawId`] returns, already reduced modulo `id_space`.
@@ -153,7 +156,7 @@ impl SimFs {
         SimFs {
             lock_kind,
             order,
-            ns: Namespace::new(),
+            ns: std::sync::Arc::new(Namespace::new()),
             procs: Vec::new(),
             id_next: 1,
             id_space: Id::MAX,
@@ -216,7 +219,7 @@ impl SimFs {
             self.ns.resolve(path, &mut false).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let Last::Name(name) = loc.last else { panic!("{}: no file name", path.display()) };
         assert!(self.ns.lookup(loc.dir, name).is_none(), "{}: exists", path.display());
-        self.ns.create(loc.dir, name, node).expect("inode table full");
+        self.ns_mut().create(loc.dir, name, node).expect("inode table full");
     }
 
     /// Makes the existing empty directory `path` the root of a new device
@@ -229,7 +232,7 @@ impl SimFs {
             self.lstat_ino(path).unwrap_or_else(|| panic!("mount {}: missing", path.display()));
         assert!(ino != ROOT, "mount over /");
         assert!(self.ns.is_dir(ino), "mount {}: not a directory", path.display());
-        self.ns.mount(ino);
+        self.ns_mut().mount(ino);
     }
 
     // ---- processes -------------------------------------------------------
@@ -438,10 +441,16 @@ impl SimFs {
         }
     }
 
+    /// The namespace, to change it (copied first if a clone shares it).
+    #[inline]
+    fn ns_mut(&mut self) -> &mut Namespace {
+        std::sync::Arc::make_mut(&mut self.ns)
+    }
+
     /// Frees `ino` when it has neither a name nor an open description.
     fn reap(&mut self, ino: u32) {
         if !self.ns.inode(ino).linked && !self.procs.iter().any(|p| p.has_open(ino)) {
-            self.ns.free(ino);
+            self.ns_mut().free(ino);
         }
     }
 }

@@ -86,7 +86,7 @@ impl SimFs {
         }
         let ino = match self.ns.target(&loc) {
             None => match (creat, loc.last) {
-                (true, Last::Name(name)) => self.ns.create(loc.dir, name, Node::File)?,
+                (true, Last::Name(name)) => self.ns_mut().create(loc.dir, name, Node::File)?,
                 _ => return Err(Errno::ENOENT),
             },
             Some(ino) => {
@@ -124,7 +124,7 @@ impl SimFs {
         if self.ns.lookup(loc.dir, name).is_some() {
             return Err(Errno::EEXIST);
         }
-        self.ns.create(loc.dir, name, Node::Dir { parent: loc.dir, mount: false })?;
+        self.ns_mut().create(loc.dir, name, Node::Dir { parent: loc.dir, mount: false })?;
         Ok(())
     }
 
@@ -138,7 +138,7 @@ impl SimFs {
         if loc.slash {
             return Err(Errno::ENOTDIR);
         }
-        self.ns.remove(loc.dir, name);
+        self.ns_mut().remove(loc.dir, name);
         self.reap(ino);
         Ok(())
     }
@@ -161,7 +161,7 @@ impl SimFs {
         if !self.ns.children(ino).is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
-        self.ns.remove(loc.dir, name);
+        self.ns_mut().remove(loc.dir, name);
         self.reap(ino);
         Ok(())
     }
@@ -191,7 +191,7 @@ impl SimFs {
         if self.ns.is_mount(src) {
             return Err(Errno::EBUSY);
         }
-        self.ns.rename(a.dir, from_name, b.dir, to_name);
+        self.ns_mut().rename(a.dir, from_name, b.dir, to_name);
         Ok(())
     }
 
