@@ -7,6 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::digest::Packer;
+use super::relabel::UNLABELLED;
 use super::names::{Name, Target};
 use crate::fs::{Errno, FileKind, Identity};
 
@@ -83,12 +84,39 @@ pub(super) struct Namespace {
     entries: Vec<Entry>,
     /// Devices handed out so far; `/` is device 1.
     devs: u32,
+    /// The labels and digest of the named part, once asked for; reset by
+    /// every change to a name. Not part of `==`.
+    named: NamedCache,
 }
+
+/// The labels of the named inodes (a preorder walk from `/`, entries in
+/// name order; see `relabel.rs`) and the digest of the named tree under
+/// them. Computed once per namespace: the search shares one namespace
+/// among the many worlds whose steps changed no name.
+#[derive(Clone, Debug)]
+struct Named {
+    /// `labels[raw]`, [`UNLABELLED`] for unnamed or free slots.
+    labels: Vec<u32>,
+    /// How many inodes have a name (labels `0..count`).
+    count: u32,
+    digest: u128,
+}
+
+#[derive(Clone, Debug, Default)]
+struct NamedCache(std::sync::OnceLock<Named>);
+
+impl PartialEq for NamedCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for NamedCache {}
 
 impl Namespace {
     pub fn new() -> Self {
         let root = Inode { dev: 1, linked: true, node: Node::Dir { parent: ROOT, mount: false } };
-        Namespace { inodes: vec![Some(root)], entries: Vec::new(), devs: 1 }
+        Namespace { inodes: vec![Some(root)], entries: Vec::new(), devs: 1, named: NamedCache::default() }
     }
 
     /// The live inode in `slot`.
@@ -230,82 +258,98 @@ impl Namespace {
     /// Labels inodes (see `relabel.rs`): `labels[raw]` is the position of
     /// inode `raw` in a preorder walk from `/` in name order, then `extra`
     /// (open, unlinked inodes) in the order given; free slots are
-    /// [`super::relabel::UNLABELLED`].
+    /// [`UNLABELLED`].
     pub fn labels(&self, extra: impl Iterator<Item = u32>, labels: &mut Vec<u32>) {
+        let named = self.named();
         labels.clear();
-        labels.resize(self.inodes.len(), super::relabel::UNLABELLED);
-        let mut next = 0;
-        let mut stack = vec![ROOT];
-        while let Some(ino) = stack.pop() {
-            if labels[ino as usize] != super::relabel::UNLABELLED {
-                continue;
-            }
-            labels[ino as usize] = next;
-            next += 1;
-            if self.is_dir(ino) {
-                stack.extend(self.children(ino).iter().rev().map(|e| e.ino));
-            }
-        }
+        labels.extend_from_slice(&named.labels);
+        labels.resize(self.inodes.len(), UNLABELLED);
+        let mut next = named.count;
         for ino in extra {
-            if labels[ino as usize] == super::relabel::UNLABELLED {
+            if labels[ino as usize] == UNLABELLED {
                 labels[ino as usize] = next;
                 next += 1;
             }
         }
         // Every live inode has a name or an open description.
-        debug_assert!(self
-            .inodes
-            .iter()
-            .zip(labels.iter())
-            .all(|(i, &l)| i.is_none() == (l == super::relabel::UNLABELLED)));
+        debug_assert!(self.inodes.iter().zip(labels.iter()).all(|(i, &l)| i.is_none() == (l == UNLABELLED)));
     }
 
-    /// [`Namespace::digest`] with inodes by label (`map` from
-    /// [`Namespace::labels`]) instead of by number.
-    pub fn digest_labelled<H: Hasher>(&self, p: &mut Packer<'_, H>, labels: &[u32]) {
-        p.u32(self.devs);
-        // By label: inverse of `labels`.
-        let mut by_label = [u32::MAX; 64];
-        let mut by_label_vec;
-        let live = labels.iter().filter(|&&l| l != super::relabel::UNLABELLED).count();
-        let by_label: &mut [u32] = if live <= by_label.len() {
-            &mut by_label[..live]
-        } else {
-            by_label_vec = vec![u32::MAX; live];
-            &mut by_label_vec
+    fn named(&self) -> &Named {
+        self.named.0.get_or_init(|| {
+            let mut labels = vec![UNLABELLED; self.inodes.len()];
+            let mut by_label = Vec::with_capacity(self.inodes.len());
+            let mut stack = vec![ROOT];
+            while let Some(ino) = stack.pop() {
+                if labels[ino as usize] != UNLABELLED {
+                    continue;
+                }
+                labels[ino as usize] = by_label.len() as u32;
+                by_label.push(ino);
+                if self.is_dir(ino) {
+                    stack.extend(self.children(ino).iter().rev().map(|e| e.ino));
+                }
+            }
+            let mut bytes = Vec::with_capacity(16 * (by_label.len() + self.entries.len()) + 8);
+            bytes.extend_from_slice(&(by_label.len() as u32).to_le_bytes());
+            for &raw in &by_label {
+                bytes.extend_from_slice(&self.piece(raw, &labels));
+            }
+            // Entries by directory label, then name order: canonical.
+            bytes.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+            for &raw in &by_label {
+                if !self.is_dir(raw) {
+                    continue;
+                }
+                for e in self.children(raw) {
+                    bytes.extend_from_slice(&labels[raw as usize].to_le_bytes());
+                    bytes.extend_from_slice(&labels[e.ino as usize].to_le_bytes());
+                    bytes.extend_from_slice(&e.name.hash().to_le_bytes());
+                }
+            }
+            let digest = xxhash_rust::xxh3::xxh3_128(&bytes);
+            Named { labels, count: by_label.len() as u32, digest }
+        })
+    }
+
+    /// One inode's fixed-size encoding: kind, linked, device, and its
+    /// parent's label (a named directory) or its target's hash (a symlink).
+    /// An unnamed directory's parent is no longer reachable and is left out.
+    fn piece(&self, raw: u32, labels: &[u32]) -> [u8; 13] {
+        let inode = self.inode(raw);
+        let (tag, extra) = match inode.node {
+            Node::File => (1, 0),
+            Node::Dir { parent, mount } if inode.linked => (2 + u8::from(mount), u64::from(labels[parent as usize])),
+            Node::Dir { mount, .. } => (2 + u8::from(mount), u64::from(UNLABELLED)),
+            Node::Symlink(target) => (4, target.hash()),
         };
+        let mut piece = [0; 13];
+        piece[0] = tag | u8::from(inode.linked) << 4;
+        piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
+        piece[5..].copy_from_slice(&extra.to_le_bytes());
+        piece
+    }
+
+    /// [`Namespace::digest`] with inodes by label (`labels` from
+    /// [`Namespace::labels`]) instead of by number: the named tree's cached
+    /// digest, then the unnamed inodes in label order.
+    pub fn digest_labelled<H: Hasher>(&self, p: &mut Packer<'_, H>, labels: &[u32]) {
+        let named = self.named();
+        p.u32(self.devs);
+        p.u128(named.digest);
+        let mut unnamed: [(u32, u32); 16] = [(0, 0); 16];
+        let mut n = 0;
         for (raw, &l) in labels.iter().enumerate() {
-            if l != super::relabel::UNLABELLED {
-                by_label[l as usize] = raw as u32;
+            if l != UNLABELLED && l >= named.count {
+                assert!(n < unnamed.len(), "more open unnamed inodes than a digest holds");
+                unnamed[n] = (l, raw as u32);
+                n += 1;
             }
         }
-        p.count(live);
-        for &raw in by_label.iter() {
-            let inode = self.inode(raw);
-            let (tag, extra) = match inode.node {
-                Node::File => (1, 0),
-                Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(labels[parent as usize])),
-                Node::Symlink(target) => (4, target.hash()),
-            };
-            let mut piece = [0; 13];
-            piece[0] = tag | u8::from(inode.linked) << 4;
-            piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
-            piece[5..].copy_from_slice(&extra.to_le_bytes());
-            p.put(piece);
-        }
-        // Entries by directory label, then name order: a canonical order.
-        p.count(self.entries.len());
-        for &raw in by_label.iter() {
-            if !self.is_dir(raw) {
-                continue;
-            }
-            for e in self.children(raw) {
-                let mut piece = [0; 16];
-                piece[..4].copy_from_slice(&labels[raw as usize].to_le_bytes());
-                piece[4..8].copy_from_slice(&labels[e.ino as usize].to_le_bytes());
-                piece[8..].copy_from_slice(&e.name.hash().to_le_bytes());
-                p.put(piece);
-            }
+        unnamed[..n].sort_unstable();
+        p.count(n);
+        for &(_, raw) in &unnamed[..n] {
+            p.put(self.piece(raw, labels));
         }
     }
 
@@ -409,6 +453,7 @@ impl Namespace {
     /// # Errors
     /// `ENOSPC` when [`INODES_MAX`] inodes exist.
     pub fn create(&mut self, dir: u32, name: &str, node: Node) -> Result<u32, Errno> {
+        self.named = NamedCache::default();
         let pos = self.find(dir, name).expect_err("create over an existing name");
         let slot = match self.inodes.iter().position(Option::is_none) {
             Some(slot) => slot,
@@ -431,6 +476,7 @@ impl Namespace {
     /// Removes the entry `dir/name` and marks its inode unlinked. The inode
     /// stays until [`Namespace::free`].
     pub fn remove(&mut self, dir: u32, name: &str) -> u32 {
+        self.named = NamedCache::default();
         let pos = self.find(dir, name).expect("remove of a missing name");
         let ino = self.entries.remove(pos).ino;
         self.inode_mut(ino).linked = false;
@@ -440,6 +486,7 @@ impl Namespace {
     /// Moves `from_dir/from` to `to_dir/to` (the caller has checked every
     /// rule of `rename(2)`).
     pub fn rename(&mut self, from_dir: u32, from: &str, to_dir: u32, to: &str) {
+        self.named = NamedCache::default();
         let pos = self.find(from_dir, from).expect("rename of a missing name");
         let entry = self.entries.remove(pos);
         let ino = entry.ino;
@@ -452,7 +499,7 @@ impl Namespace {
     }
 
     /// Frees an unlinked inode's slot; trailing free slots are trimmed so
-    /// that the table stays canonical.
+    /// that the table stays canonical. The named part does not change.
     pub fn free(&mut self, ino: u32) {
         assert!(!self.inode(ino).linked, "freeing a named inode");
         assert!(ino != ROOT, "freeing /");
@@ -464,6 +511,7 @@ impl Namespace {
 
     /// Makes the empty directory `ino` the root of a new device.
     pub fn mount(&mut self, ino: u32) -> u32 {
+        self.named = NamedCache::default();
         assert!(self.children(ino).is_empty(), "mount over a non-empty directory");
         self.devs += 1;
         let dev = self.devs;
