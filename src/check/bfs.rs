@@ -7,6 +7,13 @@
 //! worlds, and lets the oracle run inside the successor function with the
 //! step's record at hand. BFS gives the shortest counterexample by
 //! construction: states are expanded in order of depth.
+//!
+//! Two reductions, both on by default and both exact (`tests/reductions.rs`
+//! checks them against the plain search): states are fingerprinted up to
+//! exchanged recoverers and inode numbering ([`symmetry`]), and a process
+//! whose next step is local has that step expanded alone ([`local`]). The
+//! frontier keeps the worlds actually reached, not canonical copies, so the
+//! parent links replay action by action from the initial state.
 
 use std::collections::HashMap;
 use std::time::Instant;
