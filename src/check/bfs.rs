@@ -214,6 +214,44 @@ fn expand(
     out
 }
 
+/// Expands `frontier` on `workers` threads. The level is cut into pieces
+/// (several per worker, so that a worker that finishes early takes another
+/// instead of waiting); each worker owns the pieces it takes and drops
+/// their worlds itself. Results come back in piece order, so the merge, and
+/// the counterexample, do not depend on which worker ran which piece.
+fn expand_parallel(
+    scn: &Scenario,
+    sym: &Symmetry,
+    por: bool,
+    keep: bool,
+    mut frontier: Vec<(World, Fingerprint)>,
+    seen: &FpMap<(Fingerprint, Action)>,
+    workers: usize,
+) -> Vec<Expanded> {
+    const PIECES_PER_WORKER: usize = 8;
+    let size = frontier.len().div_ceil(workers * PIECES_PER_WORKER).max(1);
+    let mut pieces = Vec::new();
+    while !frontier.is_empty() {
+        let rest = frontier.split_off(size.min(frontier.len()));
+        pieces.push(std::sync::Mutex::new(Some(std::mem::replace(&mut frontier, rest))));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Expanded>>> = pieces.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(piece) = pieces.get(k) else { break };
+                let piece = piece.lock().expect("piece lock").take().expect("each piece is taken once");
+                let out = expand(scn, sym, por, keep, &piece, seen);
+                drop(piece);
+                *results[k].lock().expect("result lock") = Some(out);
+            });
+        }
+    });
+    results.into_iter().map(|r| r.into_inner().expect("result lock").expect("every piece expanded")).collect()
+}
+
 /// Expands only process `p`'s local step (each id it may draw; not its
 /// crash, which the step leaves equivalent). Returns false, having added
 /// nothing, when a successor breaks one of [`local`]'s conditions: the
@@ -319,16 +357,10 @@ fn explore_once(
         stats.depth = depth;
         // Small levels are not worth a thread.
         let workers = if frontier.len() < 256 { 1 } else { threads };
-        let chunk = frontier.len().div_ceil(workers);
         let mut results: Vec<Expanded> = if workers == 1 {
             vec![expand(scn, sym, por, keep, &frontier, &parents)]
         } else {
-            let seen = &parents;
-            std::thread::scope(|s| {
-                let handles: Vec<_> =
-                    frontier.chunks(chunk).map(|c| s.spawn(move || expand(scn, sym, por, keep, c, seen))).collect();
-                handles.into_iter().map(|h| h.join().expect("search worker panicked")).collect()
-            })
+            expand_parallel(scn, sym, por, keep, std::mem::take(&mut frontier), &parents, workers)
         };
         frontier = Vec::new();
         for r in &mut results {
