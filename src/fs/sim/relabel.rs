@@ -43,14 +43,20 @@ impl SimFs {
 /// Runs `f` with `labels` (from [`SimFs::inode_labels`]) in force for
 /// [`ino`] on this thread.
 pub fn with_labels<R>(labels: &[u32], f: impl FnOnce() -> R) -> R {
+    /// Takes the labels down again, also when `f` unwinds.
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            ACTIVE.with(|a| a.borrow_mut().clear());
+        }
+    }
     ACTIVE.with(|a| {
         let mut a = a.borrow_mut();
-        a.clear();
+        assert!(a.is_empty(), "inode labels are already in force on this thread");
         a.extend_from_slice(labels);
     });
-    let out = f();
-    ACTIVE.with(|a| a.borrow_mut().clear());
-    out
+    let _clear = Clear;
+    f()
 }
 
 /// The label of the `st_ino` value `ino` (raw number + 1) when labels are
