@@ -5,6 +5,9 @@
 //! - `bfs`: one whole exhaustive search ([`explore`], default
 //!   [`Limits`]: all cores, `STAGEDIR_THREADS` to change); the summary
 //!   divides the distinct states it reached by the median time of a search.
+//! - `bfs_plain`: the same search with its reductions off (no symmetry, no
+//!   inode relabelling, no local-step reduction); the summary reports the
+//!   ratio of the two medians, the time the reductions save.
 //!
 //! - `shuttle_random`, `shuttle_pct`: [`random::run`] with
 //!   [`Strategy::Random`] and [`Strategy::Pct`] (depth 3, as `stagedir
@@ -74,6 +77,7 @@ fn standard() -> Scenario {
 #[derive(Default)]
 struct Seen {
     bfs: Cell<Option<Stats>>,
+    bfs_plain: Cell<Option<Stats>>,
 }
 
 fn checker(c: &mut Criterion, seen: &Seen) {
@@ -87,6 +91,15 @@ fn checker(c: &mut Criterion, seen: &Seen) {
             assert!(cex.is_none(), "the reference protocol has a counterexample");
             assert!(stats.complete, "the search hit states_max");
             seen.bfs.set(Some(stats));
+        })
+    });
+    let plain = Limits { symmetry: false, local_steps: false, ..limits };
+    g.bench_function("bfs_plain", |b| {
+        b.iter(|| {
+            let (stats, cex) = explore(black_box(&scn), plain, &mut |_| {});
+            assert!(cex.is_none(), "the reference protocol has a counterexample");
+            assert!(stats.complete, "the search hit states_max");
+            seen.bfs_plain.set(Some(stats));
         })
     });
 
@@ -143,6 +156,16 @@ fn main() {
         );
     } else {
         println!("  bfs: not run");
+    }
+    if let (Some(reduced), Some(plain), Some(stats)) =
+        (s.median_ns(GROUP, "bfs"), s.median_ns(GROUP, "bfs_plain"), seen.bfs_plain.take())
+    {
+        println!(
+            "  bfs_plain (no reductions): {} unique states in {} (median); the reductions make the search {:.1}x faster",
+            stats.unique,
+            human_ns(plain),
+            plain / reduced
+        );
     }
     for name in ["shuttle_random", "shuttle_pct"] {
         match s.median_ns(GROUP, name) {
