@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use super::layout::{data_path, lock_path};
 use super::list_root::ListRoot;
-use super::{feed_sub, Config, Machine};
+use super::{feed_sub, Config, Machine, Mutation};
 use crate::fs::{Errno, Fd, Id, Op, OpError, OpResult, Value};
 
 /// Whether an instance's owner is alive.
@@ -251,7 +251,8 @@ impl Machine for Status {
                 None => Step::Done(Ok(std::mem::take(&mut self.report))),
                 Some(id) => {
                     self.id = id;
-                    if self.cfg.use_registry {
+                    // T4 (the mutant `status-skips-reservation` skips it).
+                    if self.cfg.use_registry && !self.cfg.has(Mutation::StatusSkipsReservation) {
                         Step::Reserve
                     } else {
                         Step::OpenLock
