@@ -155,12 +155,16 @@ pub enum Mutation {
     /// see it (O1 and O3 follow the final symlink). Runs with ROOT a
     /// symlink to the bait directory.
     OpenRootFollowsSymlink,
+    /// Status keeps a lock it acquired until after it looked at the data
+    /// (T6's unlock and T7's close move after T8). Runs with a status
+    /// thread, like `status-skips-reservation`.
+    StatusKeepsLock,
 }
 
 impl Mutation {
     /// Every mutant. New mutants go at the end: a fuzz input's first byte
     /// indexes this order.
-    pub const ALL: [Mutation; 21] = [
+    pub const ALL: [Mutation; 22] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
@@ -182,6 +186,7 @@ impl Mutation {
         Mutation::CreateReusesId,
         Mutation::StatusSkipsReservation,
         Mutation::OpenRootFollowsSymlink,
+        Mutation::StatusKeepsLock,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -208,6 +213,7 @@ impl Mutation {
             Mutation::CreateReusesId => "create-reuses-id",
             Mutation::StatusSkipsReservation => "status-skips-reservation",
             Mutation::OpenRootFollowsSymlink => "open-root-follows-symlink",
+            Mutation::StatusKeepsLock => "status-keeps-lock",
         }
     }
 }

@@ -158,7 +158,7 @@ impl Variant {
     /// the reference only when status runs.
     pub fn forced_statuses(&self) -> u8 {
         match self {
-            Variant::Mutant(Mutation::StatusSkipsReservation) => 1,
+            Variant::Mutant(Mutation::StatusSkipsReservation | Mutation::StatusKeepsLock) => 1,
             _ => 0,
         }
     }
