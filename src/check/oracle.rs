@@ -173,7 +173,7 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(usi
     // INV-4: every data directory has its lock file. Only a step that
     // changes names directly in ROOT can change this.
     if layout.claims_data_under_lock() && result.is_ok() && changes_names_in(op, root) {
-        for (name, _) in w.fs.list(root) {
+        for (name, _) in w.fs.list(root_dir(scn)) {
             if let Entry::Data(id) = layout.classify(&name) {
                 let lock = layout.lock_path(root, id);
                 if w.fs.lstat(&lock).is_none() && !is_bait(scn, id) {
@@ -190,6 +190,17 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(usi
         return violation(Invariant::RecoveryConfined, format!("{OUTSIDE}/keep was removed"));
     }
     None
+}
+
+/// The directory whose entries are "in ROOT": ROOT itself, or the bait
+/// directory when ROOT is a symlink to it (`Scenario::symlink_root`): what
+/// `ROOT/<name>` names is then `OUTSIDE/<name>`.
+fn root_dir(scn: &Scenario) -> &Path {
+    if scn.symlink_root {
+        Path::new(OUTSIDE)
+    } else {
+        scn.root()
+    }
 }
 
 /// Whether `op` can add or remove a name directly inside `dir`.
@@ -243,7 +254,7 @@ pub fn final_state(scn: &Scenario, w: &World) -> Option<Violation> {
     }
     let left: Vec<PathBuf> = w
         .fs
-        .list(scn.root())
+        .list(root_dir(scn))
         .into_iter()
         .filter(|(name, _)| layout.classify(name) != Entry::Foreign)
         .map(|(name, _)| scn.root().join(name))

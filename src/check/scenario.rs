@@ -59,6 +59,17 @@ pub struct Scenario {
     /// process (one pid): what a lock kind owned by the process (POSIX)
     /// cannot tell apart.
     pub shared_process: bool,
+    /// Status threads, each running one status pass (T1..T8) inside the
+    /// first creator's process (in a process of its own when there is no
+    /// creator). Inside a process that holds an instance is where status
+    /// can matter: in a process of its own it can only make a recoverer
+    /// skip a stale id for a moment (SPEC.md "Status"). 0 in every
+    /// scenario but the status mutants'.
+    pub statuses: u8,
+    /// ROOT is a symlink to [`OUTSIDE`] instead of a directory, and every
+    /// process opens ROOT first (O1..O3). Only the reference and its
+    /// mutants open ROOT.
+    pub symlink_root: bool,
     /// Invariants whose violations the oracle lets pass, so that a search
     /// goes on past a protocol's known first finding to what else breaks.
     /// Empty for every proof.
@@ -87,6 +98,8 @@ impl Scenario {
             foreign: false,
             cross_device_item: false,
             shared_process: false,
+            statuses: 0,
+            symlink_root: false,
             past: Vec::new(),
         }
         .with_variant_defaults()
@@ -94,7 +107,8 @@ impl Scenario {
 
     /// Applies what a variant fixes about its environment (the POSIX
     /// mutants run on POSIX locks, the reservation mutants with the
-    /// registry, the R1 mutant with the foreign entries planted).
+    /// registry, the R1 mutant with the foreign entries planted, the T4
+    /// mutant with a status thread, the O1 mutant on a symlink ROOT).
     pub fn with_variant_defaults(mut self) -> Scenario {
         if let Some(kind) = self.variant.forced_lock_kind() {
             self.lock_kind = kind;
@@ -105,6 +119,10 @@ impl Scenario {
         if self.variant.forced_foreign() {
             self.foreign = true;
         }
+        self.statuses = self.statuses.max(self.variant.forced_statuses());
+        if self.variant.forced_symlink_root() {
+            self.symlink_root = true;
+        }
         self
     }
 
@@ -113,7 +131,7 @@ impl Scenario {
     }
 
     pub fn processes(&self) -> usize {
-        self.creators as usize + self.recoverers as usize
+        self.creators as usize + self.recoverers as usize + self.statuses as usize
     }
 
     pub fn role_params(&self) -> RoleParams {
@@ -121,6 +139,7 @@ impl Scenario {
             attempts_max: self.attempts_max,
             use_registry: self.use_registry,
             cleanup_retries: self.cleanup_retries,
+            open_root: self.symlink_root,
         }
     }
 
@@ -137,10 +156,15 @@ impl Scenario {
     pub fn initial_fs(&self) -> SimFs {
         let mut fs = SimFs::new(self.lock_kind, self.order);
         fs.set_id_space(self.ids as u128);
-        fs.mkdir_all(Path::new(ROOT));
+        if !self.symlink_root {
+            fs.mkdir_all(Path::new(ROOT));
+        }
         fs.mkdir_all(Path::new("/s"));
         fs.mkdir_all(Path::new(OUTSIDE));
         fs.write_file(&Path::new(OUTSIDE).join("keep"));
+        if self.symlink_root {
+            fs.symlink(Path::new(ROOT), Path::new(OUTSIDE));
+        }
         if self.cross_device_item {
             fs.mkdir_all(Path::new(OTHER_DEVICE));
             fs.mount(Path::new(OTHER_DEVICE));
@@ -186,6 +210,12 @@ impl Scenario {
         }
         if self.shared_process {
             d.push_str(" shared-pid");
+        }
+        if self.statuses > 0 {
+            d.push_str(&format!(" +{}s", self.statuses));
+        }
+        if self.symlink_root {
+            d.push_str(" symlink-root");
         }
         if !self.past.is_empty() {
             let codes: Vec<&str> = self.past.iter().map(|i| i.code()).collect();

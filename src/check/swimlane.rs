@@ -3,6 +3,9 @@
 
 use std::fmt::Write;
 
+use std::path::Path;
+
+use super::scenario::OUTSIDE;
 use super::token;
 use super::trace::Trace;
 use super::world::{Action, Record};
@@ -64,8 +67,16 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
 /// The column headers: one per process (pid), named by role.
 fn lanes(t: &Trace) -> Vec<(Pid, String)> {
     let mut lanes: Vec<(Pid, String)> = Vec::new();
-    for p in &t.end.procs {
-        let role = if p.program.is_recoverer() { "recoverer" } else { "creator" };
+    let first_status = t.scenario.creators as usize + t.scenario.recoverers as usize;
+    for (i, p) in t.end.procs.iter().enumerate() {
+        let role = if p.program.is_recoverer() {
+            "recoverer"
+        } else if t.scenario.statuses > 0 && i >= first_status {
+            // Status threads come after the recoverers (`World::new`).
+            "status"
+        } else {
+            "creator"
+        };
         match lanes.iter_mut().find(|(pid, _)| *pid == p.pid) {
             Some((_, label)) => label.push_str(&format!("+{role}")),
             None => lanes.push((p.pid, format!("p{} {role}", p.pid))),
@@ -123,8 +134,14 @@ pub fn render(t: &Trace, actions: &[Action]) -> String {
             let _ = writeln!(s, "\nno invariant broken");
         }
     }
-    let _ = writeln!(s, "state of {} after the last step:", t.scenario.root().display());
-    let tree = t.end.fs.tree(t.scenario.root());
+    // A symlink ROOT (`Scenario::symlink_root`): show where it points.
+    let shown = if t.scenario.symlink_root { Path::new(OUTSIDE) } else { t.scenario.root() };
+    if t.scenario.symlink_root {
+        let _ = writeln!(s, "state of {} -> {} after the last step:", t.scenario.root().display(), shown.display());
+    } else {
+        let _ = writeln!(s, "state of {} after the last step:", shown.display());
+    }
+    let tree = t.end.fs.tree(shown);
     if tree.is_empty() {
         let _ = writeln!(s, "  (empty)");
     }

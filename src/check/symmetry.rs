@@ -19,8 +19,9 @@
 //! - an exchange never crosses roles, so "creators first, then recoverers"
 //!   holds in every representative.
 //!
-//! It is switched off when two machines share one pid (a recoverer thread
-//! inside a creator's process): there the slots are not independent.
+//! It is switched off when two machines share one pid (a recoverer or a
+//! status thread inside a creator's process): there the slots are not
+//! independent.
 //!
 //! The search stores the worlds it actually reached (not a canonical
 //! relabelling), so the parent links still replay from the initial state
@@ -49,7 +50,7 @@ impl Symmetry {
     /// The classes of `scn`: its creators, and its recoverers, each when
     /// there are at least two and no two machines share a pid.
     pub fn of(scn: &Scenario) -> Symmetry {
-        if scn.shared_process {
+        if scn.shared_process || scn.statuses > 0 {
             return Symmetry { classes: Vec::new(), inodes: true };
         }
         let creators = scn.creators as usize;

@@ -31,7 +31,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         ItemShape::Tree => "tree",
     };
     let head = format!(
-        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}{}",
+        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}{}{}{}",
         scn.variant.name(),
         scn.creators,
         scn.recoverers,
@@ -49,6 +49,10 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         scn.foreign as u8,
         scn.cross_device_item as u8,
         scn.shared_process as u8,
+        // Written only when set, so tokens of scenarios without them stay
+        // as they were.
+        if scn.statuses > 0 { format!(",st={}", scn.statuses) } else { String::new() },
+        if scn.symlink_root { ",sr=1" } else { "" },
         if scn.past.is_empty() {
             String::new()
         } else {
@@ -128,6 +132,8 @@ pub fn decode(token: &str) -> Result<(Scenario, Vec<Action>), TokenError> {
             "fo" => scn.foreign = num(v)? != 0,
             "xd" => scn.cross_device_item = num(v)? != 0,
             "sp" => scn.shared_process = num(v)? != 0,
+            "st" => scn.statuses = num(v)? as u8,
+            "sr" => scn.symlink_root = num(v)? != 0,
             "past" => {
                 scn.past = v
                     .split('+')
@@ -142,6 +148,9 @@ pub fn decode(token: &str) -> Result<(Scenario, Vec<Action>), TokenError> {
             }
             _ => return err(format!("unknown key `{k}`")),
         }
+    }
+    if scn.statuses > 0 && scn.variant.status(scn.root(), &scn.role_params()).is_none() {
+        return err(format!("st={}: {} has no status model (only the reference and its mutants do)", scn.statuses, scn.variant));
     }
     let mut actions = Vec::new();
     for a in acts.split('.').filter(|a| !a.is_empty()) {

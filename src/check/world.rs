@@ -97,7 +97,8 @@ pub fn fault_errnos(op: &Op) -> &'static [Errno] {
 }
 
 impl World {
-    /// The initial world of a scenario: creators first, then recoverers.
+    /// The initial world of a scenario: creators first, then recoverers, then
+    /// status threads.
     pub fn new(scn: &Scenario) -> World {
         let mut fs = scn.initial_fs();
         let params = scn.role_params();
@@ -112,6 +113,15 @@ impl World {
             // A shared process: recoverer 0 is a thread of creator 0's process.
             let pid = if scn.shared_process && r == 0 && scn.creators > 0 { procs[0].pid } else { fs.spawn() };
             procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
+        }
+        for _ in 0..scn.statuses {
+            let program = scn
+                .variant
+                .status(scn.root(), &params)
+                .unwrap_or_else(|| panic!("{} has no status model: scenarios with statuses are for the reference and its mutants", scn.variant));
+            // A status thread runs inside the first creator's process.
+            let pid = if scn.creators > 0 { procs[0].pid } else { fs.spawn() };
+            procs.push(Proc { pid, program, life: Life::Running });
         }
         assert!(procs.len() < u8::MAX as usize, "processes are named by u8");
         World { fs, procs, faults_left: scn.faults }

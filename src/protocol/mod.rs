@@ -146,12 +146,25 @@ pub enum Mutation {
     /// drawing a fresh one (C1 runs only for the first attempt). An
     /// equivalent mutant: a fresh draw may return the same id.
     CreateReusesId,
+    /// Status never reserves the id in-process (T4 removed): it opens and
+    /// closes the lock file of an id a thread of its own process holds.
+    /// Runs on POSIX locks with the registry and a status thread inside a
+    /// creator's process, the only setting where T4 matters.
+    StatusSkipsReservation,
+    /// Opening ROOT accepts a symlink to a directory, as `stat(2)` would
+    /// see it (O1 and O3 follow the final symlink). Runs with ROOT a
+    /// symlink to the bait directory.
+    OpenRootFollowsSymlink,
+    /// Status keeps a lock it acquired until after it looked at the data
+    /// (T6's unlock and T7's close move after T8). Runs with a status
+    /// thread, like `status-skips-reservation`.
+    StatusKeepsLock,
 }
 
 impl Mutation {
     /// Every mutant. New mutants go at the end: a fuzz input's first byte
     /// indexes this order.
-    pub const ALL: [Mutation; 19] = [
+    pub const ALL: [Mutation; 22] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
@@ -171,6 +184,9 @@ impl Mutation {
         Mutation::RemoveEnoentIsError,
         Mutation::RecoveryClaimWithoutExcl,
         Mutation::CreateReusesId,
+        Mutation::StatusSkipsReservation,
+        Mutation::OpenRootFollowsSymlink,
+        Mutation::StatusKeepsLock,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -195,6 +211,9 @@ impl Mutation {
             Mutation::RemoveEnoentIsError => "remove-enoent-is-error",
             Mutation::RecoveryClaimWithoutExcl => "recovery-claim-without-excl",
             Mutation::CreateReusesId => "create-reuses-id",
+            Mutation::StatusSkipsReservation => "status-skips-reservation",
+            Mutation::OpenRootFollowsSymlink => "open-root-follows-symlink",
+            Mutation::StatusKeepsLock => "status-keeps-lock",
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::Machine;
+use super::{Config, Machine, Mutation};
 use crate::fs::{Errno, FileKind, Op, OpError, OpResult, Value};
 
 /// Why ROOT cannot be used.
@@ -52,17 +52,31 @@ pub struct OpenRoot {
     root: PathBuf,
     create: bool,
     step: Step,
+    /// Mutant `open-root-follows-symlink`: a symlink ROOT is taken for the
+    /// directory it points to.
+    follow: bool,
 }
 
 impl OpenRoot {
     /// Checks `root`; with `create`, makes it (0700) when missing.
     pub fn new(root: PathBuf, create: bool) -> Self {
-        OpenRoot { root, create, step: Step::Stat }
+        OpenRoot { root, create, step: Step::Stat, follow: false }
+    }
+
+    /// As [`OpenRoot::new`], with the protocol configuration (its mutation,
+    /// if it changes O1/O3).
+    pub fn with_config(root: PathBuf, create: bool, cfg: Config) -> Self {
+        OpenRoot { follow: cfg.has(Mutation::OpenRootFollowsSymlink), ..OpenRoot::new(root, create) }
     }
 
     fn judge(&self, kind: FileKind) -> Step {
         let (what, errno) = match kind {
             FileKind::Dir => return Step::Done(Ok(())),
+            // Mutant: `stat(2)` would follow the symlink and report the
+            // directory it points to (the model has no `stat`: the mutant
+            // takes lstat's answer for that one; its scenarios point ROOT at
+            // a directory).
+            FileKind::Symlink if self.follow => return Step::Done(Ok(())),
             FileKind::Symlink => ("a symbolic link", Errno::ELOOP),
             FileKind::File => ("a regular file", Errno::ENOTDIR),
             FileKind::Other => ("a special file", Errno::ENOTDIR),

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use super::layout::{data_path, lock_path};
 use super::list_root::ListRoot;
-use super::{feed_sub, Config, Machine};
+use super::{feed_sub, Config, Machine, Mutation};
 use crate::fs::{Errno, Fd, Id, Op, OpError, OpResult, Value};
 
 /// Whether an instance's owner is alive.
@@ -105,6 +105,9 @@ pub struct Status {
     todo: Vec<Id>,
     id: Id,
     reserved: bool,
+    /// Mutant `status-keeps-lock`: the acquired lock's descriptor, let go
+    /// only after T8.
+    kept: Option<Fd>,
     cur: Seen,
     report: StatusReport,
     step: Step,
@@ -121,6 +124,7 @@ impl Status {
             todo: Vec::new(),
             id: 0,
             reserved: false,
+            kept: None,
             cur: Seen::default(),
             report: StatusReport::default(),
             step: Step::List(ListRoot::new(list_root)),
@@ -138,6 +142,10 @@ impl Status {
 
     /// Drop the reservation if there is one, then record.
     fn end_id(&mut self) -> Step {
+        // Mutant: the kept lock goes only now, after T8.
+        if let Some(fd) = self.kept {
+            return Step::Unlock(fd);
+        }
         if self.reserved {
             return Step::Release;
         }
@@ -214,6 +222,10 @@ impl Machine for Status {
                 self.end_id()
             }
             // T6: try without blocking; acquired means stale: let go at once.
+            (Step::TryLock(fd), Ok(_)) if self.cfg.has(Mutation::StatusKeepsLock) => {
+                self.kept = Some(fd);
+                Step::StatData
+            }
             (Step::TryLock(fd), Ok(_)) => Step::Unlock(fd),
             (Step::TryLock(fd), Err(Errno::EWOULDBLOCK)) => {
                 self.cur.live = true;
@@ -229,6 +241,10 @@ impl Machine for Status {
                 Step::Close(fd)
             }
             // T7: close (a close error frees the descriptor all the same).
+            (Step::Close(fd), _) if self.kept == Some(fd) => {
+                self.kept = None;
+                self.end_id()
+            }
             (Step::Close(_), _) => self.after_lock(),
             // T8: is there data?
             (Step::StatData, Ok(_)) => {
@@ -251,7 +267,8 @@ impl Machine for Status {
                 None => Step::Done(Ok(std::mem::take(&mut self.report))),
                 Some(id) => {
                     self.id = id;
-                    if self.cfg.use_registry {
+                    // T4 (the mutant `status-skips-reservation` skips it).
+                    if self.cfg.use_registry && !self.cfg.has(Mutation::StatusSkipsReservation) {
                         Step::Reserve
                     } else {
                         Step::OpenLock

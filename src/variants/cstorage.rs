@@ -525,7 +525,7 @@ mod tests {
     }
 
     fn params(attempts_max: u32) -> RoleParams {
-        RoleParams { attempts_max, use_registry: false, cleanup_retries: 0 }
+        RoleParams { attempts_max, use_registry: false, cleanup_retries: 0, open_root: false }
     }
 
     #[test]

@@ -126,17 +126,24 @@ impl Variant {
     pub fn forced_lock_kind(&self) -> Option<LockKind> {
         match self {
             Variant::Mutant(
-                Mutation::PosixLockKind | Mutation::ReserveAfterLock | Mutation::ReleaseBeforeUnlink,
+                Mutation::PosixLockKind
+                | Mutation::ReserveAfterLock
+                | Mutation::ReleaseBeforeUnlink
+                | Mutation::StatusSkipsReservation,
             ) => Some(LockKind::Posix),
             _ => None,
         }
     }
 
     /// Whether this variant must run with the in-process registry: the
-    /// mutants that move a reservation step (C2, D4) run on POSIX locks
-    /// with the registry, the deployment where those steps matter.
+    /// mutants that move or drop a reservation step (C2, D4, T4) run on
+    /// POSIX locks with the registry, the deployment where those steps
+    /// matter.
     pub fn forced_registry(&self) -> bool {
-        matches!(self, Variant::Mutant(Mutation::ReserveAfterLock | Mutation::ReleaseBeforeUnlink))
+        matches!(
+            self,
+            Variant::Mutant(Mutation::ReserveAfterLock | Mutation::ReleaseBeforeUnlink | Mutation::StatusSkipsReservation)
+        )
     }
 
     /// Whether this variant's scenarios must plant the foreign entries
@@ -144,6 +151,23 @@ impl Variant {
     /// mutant of R1 differs from the reference only on a symlink tree root.
     pub fn forced_foreign(&self) -> bool {
         matches!(self, Variant::Mutant(Mutation::TreeRootStat))
+    }
+
+    /// How many status threads this variant's scenarios must run at least
+    /// (inside the first creator's process): the status mutants differ from
+    /// the reference only when status runs.
+    pub fn forced_statuses(&self) -> u8 {
+        match self {
+            Variant::Mutant(Mutation::StatusSkipsReservation | Mutation::StatusKeepsLock) => 1,
+            _ => 0,
+        }
+    }
+
+    /// Whether this variant's scenarios must make ROOT a symlink to the bait
+    /// directory (every process then opens ROOT first, O1..O3): the mutant
+    /// of O1/O3 differs from the reference only on a symlink ROOT.
+    pub fn forced_symlink_root(&self) -> bool {
+        matches!(self, Variant::Mutant(Mutation::OpenRootFollowsSymlink))
     }
 
     /// The on-disk layout of this variant.
@@ -168,11 +192,12 @@ impl Variant {
     /// A creator program staging `items` into one instance under `root`.
     pub fn creator(&self, root: &Path, params: &RoleParams, items: Vec<PathBuf>) -> Program {
         match self {
-            Variant::Reference | Variant::Mutant(_) => Program::RefCreator(reference::Creator::new(
+            Variant::Reference | Variant::Mutant(_) => Program::RefCreator(reference::Creator::with_open_root(
                 root.to_path_buf(),
                 self.config(params.attempts_max, params.use_registry),
                 items,
                 params.cleanup_retries,
+                params.open_root,
             )),
             Variant::CStorage2025 => Program::CStorageCreator(cstorage::Creator::new(root.to_path_buf(), params, items)),
             Variant::Ostree => Program::OstreeCreator(ostree::Creator::new(root.to_path_buf(), params, items)),
@@ -183,14 +208,29 @@ impl Variant {
     /// A recovery program running `passes` passes over `root`.
     pub fn recoverer(&self, root: &Path, params: &RoleParams, passes: u8) -> Program {
         match self {
-            Variant::Reference | Variant::Mutant(_) => Program::RefRecoverer(reference::Recoverer::new(
+            Variant::Reference | Variant::Mutant(_) => Program::RefRecoverer(reference::Recoverer::with_open_root(
                 root.to_path_buf(),
                 self.config(params.attempts_max, params.use_registry),
                 passes,
+                params.open_root,
             )),
             Variant::CStorage2025 => Program::CStorageRecoverer(cstorage::Recoverer::new(root.to_path_buf(), passes)),
             Variant::Ostree => Program::OstreeRecoverer(ostree::Recoverer::new(root.to_path_buf(), params, passes)),
             Variant::ReviewPrototype => Program::ReviewRecoverer(review::Recoverer::new(root.to_path_buf(), passes)),
+        }
+    }
+
+    /// A status program running one status pass over `root`, or `None`
+    /// when the variant has no status model (the published protocols and
+    /// the review prototype: only the reference and its mutants have one).
+    pub fn status(&self, root: &Path, params: &RoleParams) -> Option<Program> {
+        match self {
+            Variant::Reference | Variant::Mutant(_) => Some(Program::RefStatus(reference::StatusReader::new(
+                root.to_path_buf(),
+                self.config(params.attempts_max, params.use_registry),
+                params.open_root,
+            ))),
+            Variant::CStorage2025 | Variant::Ostree | Variant::ReviewPrototype => None,
         }
     }
 }
@@ -207,6 +247,9 @@ pub struct RoleParams {
     pub attempts_max: u32,
     pub use_registry: bool,
     pub cleanup_retries: u8,
+    /// Every program opens ROOT (O1..O3) before its work. Only the
+    /// reference and its mutants model it; the other variants ignore it.
+    pub open_root: bool,
 }
 
 /// What a name directly in ROOT is, for a variant's layout.
@@ -323,6 +366,7 @@ pub fn parse_decimal_id(s: &str) -> Option<Id> {
 pub enum Program {
     RefCreator(reference::Creator),
     RefRecoverer(reference::Recoverer),
+    RefStatus(reference::StatusReader),
     CStorageCreator(cstorage::Creator),
     CStorageRecoverer(cstorage::Recoverer),
     OstreeCreator(ostree::Creator),
@@ -363,6 +407,7 @@ impl Program {
         match self {
             Program::RefCreator(r) => r,
             Program::RefRecoverer(r) => r,
+            Program::RefStatus(r) => r,
             Program::CStorageCreator(r) => r,
             Program::CStorageRecoverer(r) => r,
             Program::OstreeCreator(r) => r,
@@ -378,6 +423,7 @@ impl Program {
         match self {
             Program::RefCreator(r) => r,
             Program::RefRecoverer(r) => r,
+            Program::RefStatus(r) => r,
             Program::CStorageCreator(r) => r,
             Program::CStorageRecoverer(r) => r,
             Program::OstreeCreator(r) => r,

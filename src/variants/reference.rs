@@ -1,22 +1,28 @@
 //! The reference protocol's roles as whole programs for the checkers: a
-//! creator (create, stage each item, clean up) and a recoverer (recovery
-//! passes), built from the machines in [`crate::protocol`] (or one of its
-//! single-change mutants, through [`Config::mutation`]).
+//! creator (create, stage each item, clean up), a recoverer (recovery
+//! passes) and a status reader (one status pass), built from the machines in
+//! [`crate::protocol`] (or one of its single-change mutants, through
+//! [`Config::mutation`]). With `open_root`, each first opens ROOT (O1..O3)
+//! and ends at once, touching nothing, when ROOT is refused.
 
 use std::path::PathBuf;
 
 use crate::fs::{Id, Op, OpResult};
 use crate::protocol::cleanup::Cleanup;
 use crate::protocol::create::{Create, Held};
+use crate::protocol::open_root::OpenRoot;
 use crate::protocol::recover::Recover;
 use crate::protocol::shared_path::SharedPath;
 use crate::protocol::stage::Stage;
+use crate::protocol::status::Status;
 use crate::protocol::{Config, Machine};
 
 use super::Role;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Phase {
+    /// O1..O3, then create.
+    OpenRoot(OpenRoot, PathBuf),
     Create(Create),
     Stage(Held, Stage),
     Cleanup(Cleanup),
@@ -37,7 +43,17 @@ pub struct Creator {
 
 impl Creator {
     pub fn new(root: PathBuf, cfg: Config, items: Vec<PathBuf>, cleanup_retries: u8) -> Self {
-        let phase = Phase::Create(Create::new(root, cfg));
+        Self::with_open_root(root, cfg, items, cleanup_retries, false)
+    }
+
+    /// As [`Creator::new`]; with `open_root`, ROOT is opened first (O1..O3,
+    /// creating it when missing, as the library's default does).
+    pub fn with_open_root(root: PathBuf, cfg: Config, items: Vec<PathBuf>, cleanup_retries: u8, open_root: bool) -> Self {
+        let phase = if open_root {
+            Phase::OpenRoot(OpenRoot::with_config(root.clone(), true, cfg), root)
+        } else {
+            Phase::Create(Create::new(root, cfg))
+        };
         let items = items.into_iter().map(SharedPath::from).collect();
         Creator { cfg, items, next_item: 0, cleanup_retries, phase }
     }
@@ -58,6 +74,7 @@ impl Creator {
 impl Role for Creator {
     fn op(&self) -> Option<Op> {
         match &self.phase {
+            Phase::OpenRoot(m, _) => m.op(),
             Phase::Create(m) => m.op(),
             Phase::Stage(_, m) => m.op(),
             Phase::Cleanup(m) => m.op(),
@@ -68,6 +85,16 @@ impl Role for Creator {
     fn feed(&mut self, result: OpResult) {
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         self.phase = match phase {
+            Phase::OpenRoot(mut m, root) => {
+                m.feed(result);
+                match m.op() {
+                    Some(_) => Phase::OpenRoot(m, root),
+                    None => match m.finish() {
+                        Ok(()) => Phase::Create(Create::new(root, self.cfg)),
+                        Err(_) => Phase::Done,
+                    },
+                }
+            }
             Phase::Create(mut m) => {
                 m.feed(result);
                 match m.op() {
@@ -108,6 +135,7 @@ impl Role for Creator {
 
     fn owned(&self) -> Option<Id> {
         match &self.phase {
+            Phase::OpenRoot(..) => None,
             Phase::Create(m) => m.owned(),
             Phase::Stage(held, _) => Some(held.id),
             Phase::Cleanup(m) => m.owned(),
@@ -126,24 +154,46 @@ pub struct Recoverer {
     root: SharedPath,
     cfg: Config,
     passes_left: u8,
+    /// O1..O3 before the first pass (ROOT is never created by recovery).
+    open: Option<OpenRoot>,
     pass: Option<Recover>,
 }
 
 impl Recoverer {
     pub fn new(root: PathBuf, cfg: Config, passes: u8) -> Self {
+        Self::with_open_root(root, cfg, passes, false)
+    }
+
+    /// As [`Recoverer::new`]; with `open_root`, ROOT is opened first
+    /// (O1..O3, never creating it).
+    pub fn with_open_root(root: PathBuf, cfg: Config, passes: u8, open_root: bool) -> Self {
         assert!(passes > 0, "a recoverer runs at least one pass");
+        let open = open_root.then(|| OpenRoot::with_config(root.clone(), false, cfg));
         let root = SharedPath::from(root);
         let pass = Some(Recover::new(root.clone(), cfg));
-        Recoverer { root, cfg, passes_left: passes - 1, pass }
+        Recoverer { root, cfg, passes_left: passes - 1, open, pass }
     }
 }
 
 impl Role for Recoverer {
     fn op(&self) -> Option<Op> {
+        if let Some(m) = &self.open {
+            return m.op();
+        }
         self.pass.as_ref().and_then(|m| m.op())
     }
 
     fn feed(&mut self, result: OpResult) {
+        if let Some(m) = self.open.as_mut() {
+            m.feed(result);
+            if m.op().is_none() {
+                // Refused: no pass runs.
+                if self.open.take().expect("open").finish().is_err() {
+                    self.pass = None;
+                }
+            }
+            return;
+        }
         let m = self.pass.as_mut().expect("recoverer: feed after done");
         m.feed(result);
         if m.op().is_none() {
@@ -162,5 +212,53 @@ impl Role for Recoverer {
 
     fn is_recoverer(&self) -> bool {
         true
+    }
+}
+
+/// Runs one status pass (T1..T8) and ends. Owns nothing and removes
+/// nothing; not a recoverer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StatusReader {
+    open: Option<OpenRoot>,
+    pass: Option<Status>,
+}
+
+impl StatusReader {
+    /// With `open_root`, ROOT is opened first (O1..O3, never creating it).
+    pub fn new(root: PathBuf, cfg: Config, open_root: bool) -> Self {
+        let open = open_root.then(|| OpenRoot::with_config(root.clone(), false, cfg));
+        StatusReader { open, pass: Some(Status::new(root, cfg)) }
+    }
+}
+
+impl Role for StatusReader {
+    fn op(&self) -> Option<Op> {
+        if let Some(m) = &self.open {
+            return m.op();
+        }
+        self.pass.as_ref().and_then(|m| m.op())
+    }
+
+    fn feed(&mut self, result: OpResult) {
+        if let Some(m) = self.open.as_mut() {
+            m.feed(result);
+            if m.op().is_none() && self.open.take().expect("open").finish().is_err() {
+                self.pass = None;
+            }
+            return;
+        }
+        let m = self.pass.as_mut().expect("status: feed after done");
+        m.feed(result);
+        if m.op().is_none() {
+            self.pass = None;
+        }
+    }
+
+    fn owned(&self) -> Option<Id> {
+        None
+    }
+
+    fn is_recoverer(&self) -> bool {
+        false
     }
 }

@@ -527,7 +527,7 @@ mod tests {
     }
 
     fn params() -> RoleParams {
-        RoleParams { attempts_max: 2, use_registry: false, cleanup_retries: 0 }
+        RoleParams { attempts_max: 2, use_registry: false, cleanup_retries: 0, open_root: false }
     }
 
     #[test]
