@@ -121,7 +121,7 @@ impl World {
                 .unwrap_or_else(|| panic!("{} has no status model: scenarios with statuses are for the reference and its mutants", scn.variant));
             // A status thread runs inside the first creator's process.
             let pid = if scn.creators > 0 { procs[0].pid } else { fs.spawn() };
-            procs.push(Proc { pid, program, life: Life::Running });
+            procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
         }
         assert!(procs.len() < u8::MAX as usize, "processes are named by u8");
         World { fs, procs, faults_left: scn.faults }
