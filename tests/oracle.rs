@@ -168,6 +168,19 @@ fn recovery_removing_a_foreign_name_breaks_inv6() {
     assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
 }
 
+/// A recoverer thread that shares its pid with a creator is judged as the
+/// recoverer it is: the oracle names the acting thread by its slot, not by
+/// its pid (whose first thread is the creator).
+#[test]
+fn recoverer_thread_in_a_creators_process_removing_a_foreign_name_breaks_inv6() {
+    let scn = scenario();
+    let creator = vec![step(Op::Fsync { fd: 3 }, None), step(Op::Fsync { fd: 3 }, None)];
+    let recoverer = vec![step(Op::Unlink { path: "/s/item".into() }, None)];
+    let mut w = world(&scn, vec![(creator, false), (recoverer, true)]);
+    w.procs[1].pid = w.procs[0].pid;
+    assert_eq!(check(&scn, &mut w, &[1]), Some(Invariant::RecoveryConfined));
+}
+
 #[test]
 fn recovery_following_a_symlink_breaks_inv6() {
     let scn = scenario();

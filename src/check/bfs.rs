@@ -101,12 +101,14 @@ pub struct Limits {
     /// Worker threads expanding each level. Default: the machine's
     /// available parallelism (`STAGEDIR_THREADS`).
     pub threads: usize,
-    /// Keep one state per class of worlds that differ only by exchanging
-    /// two creators or two recoverers ([`symmetry`]). Default on;
-    /// `STAGEDIR_SYMMETRY=0` turns it off. Counterexamples stay shortest.
+    /// Merge worlds that differ only by exchanging two creators or two
+    /// recoverers, or only in inode numbers ([`symmetry`]). Default on;
+    /// `STAGEDIR_SYMMETRY=0` (or `false`, `off`, `no`) turns both off.
+    /// Counterexamples stay shortest.
     pub symmetry: bool,
     /// Expand a process's local step alone when it has one ([`local`]).
-    /// Default on; `STAGEDIR_POR=0` turns it off. On a violation the
+    /// Default on; `STAGEDIR_POR=0` (or `false`, `off`, `no`) turns it off.
+    /// On a violation the
     /// search runs again without it, so the counterexample is shortest.
     pub local_steps: bool,
 }
@@ -118,9 +120,26 @@ impl Default for Limits {
         Limits {
             states_max: env("STAGEDIR_STATES_MAX").unwrap_or(50_000_000),
             threads: env("STAGEDIR_THREADS").map(|t| t as usize).unwrap_or(cores),
-            symmetry: env("STAGEDIR_SYMMETRY") != Some(0),
-            local_steps: env("STAGEDIR_POR") != Some(0),
+            symmetry: switch("STAGEDIR_SYMMETRY"),
+            local_steps: switch("STAGEDIR_POR"),
         }
+    }
+}
+
+/// A default-on switch from the environment: `0`, `false`, `off` or `no`
+/// (any case) turns it off.
+///
+/// # Panics
+/// On any other value, so that a typo does not leave a reduction on
+/// silently.
+fn switch(name: &str) -> bool {
+    match std::env::var(name) {
+        Err(_) => true,
+        Ok(v) => match v.to_ascii_lowercase().as_str() {
+            "0" | "false" | "off" | "no" => false,
+            "1" | "true" | "on" | "yes" => true,
+            _ => panic!("{name}={v}: expected 0/false/off/no or 1/true/on/yes"),
+        },
     }
 }
 

@@ -128,7 +128,9 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(usi
     let (Some(op), Some(result)) = (&rec.op, &rec.result) else {
         return None;
     };
-    let actor = w.procs.iter().find(|p| p.pid == rec.pid).expect("actor");
+    // The acting thread, by index: two machines may share a pid (a
+    // recoverer thread in a creator's process).
+    let actor = &w.procs[rec.action.proc()];
     // INV-2: a removal inside a live owner's data, by anyone else (another
     // process, or another thread of the owner's process).
     if let (Some(path), Ok(_)) = (removed_path(op), result) {

@@ -4,7 +4,11 @@
 //! names of the processes in the actions. The exhaustive search keeps one
 //! state per such class: it fingerprints each process slot on its own,
 //! sorts the fingerprints within a role, and hashes the sorted list with
-//! the shared part of the world (namespace, fault budget).
+//! the shared part of the world (namespace, fault budget). It merges most
+//! of each class, not always all of it: open unnamed inodes are labelled
+//! in pid order before the slots are sorted, so two worlds that differ by
+//! exchanging two processes that each hold one stay apart (a missed merge,
+//! never a wrong one).
 //!
 //! Why the exchange is a symmetry of the model:
 //! - a process slot is everything that belongs to one process: its
@@ -12,7 +16,8 @@
 //!   and its [`SimFs`](crate::fs::sim::SimFs) slot (descriptor table, open
 //!   file descriptions, POSIX locks, registry). Nothing else in the world
 //!   names a process: inodes, locks on flock/OFD descriptions and the
-//!   oracle's owners are reached through the slots;
+//!   oracle's owners are reached through the slots, and the oracle names
+//!   the acting process by its slot;
 //! - the enabled actions, the filesystem's semantics and the oracle treat
 //!   every slot alike (an invariant speaks of "some process", never of
 //!   pid 2);

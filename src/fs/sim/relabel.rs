@@ -4,9 +4,12 @@
 //! the same tree, the same descriptors and the same locks can differ only
 //! in which number each inode got: two creators that made their lock files
 //! in the other order. Nothing the protocol does depends on a number
-//! except through equality (an identity re-check compares `st_ino`), so
-//! such worlds have the same futures. A search that hashes inodes by a
-//! canonical label instead of their number keeps one of them.
+//! except through equality (an identity re-check compares `st_ino`), the
+//! oracle judges names and owners, never numbers, and the only identity a
+//! machine keeps across a step is that of a descriptor it still holds open
+//! (so its inode is live and labelled): such worlds have the same futures.
+//! A search that hashes inodes by a canonical label instead of their
+//! number keeps one of them.
 //!
 //! The label of an inode is its position in a preorder walk of the tree
 //! from `/`, entries in name order; inodes with no name but an open
