@@ -182,7 +182,8 @@ fn fixme_create_reuses_id_and_recovery_claim_without_excl_are_equivalent_mutants
 }
 
 /// The mutants that fix their environment (POSIX locks with the registry,
-/// the planted foreign symlink, a status thread, a symlink ROOT) are killed by their change, not by the
+/// the planted foreign symlink, a status thread, a symlink ROOT, a mount
+/// inside a staged tree) are killed by their change, not by the
 /// environment: the reference holds in the same small scenarios.
 #[test]
 fn reference_holds_in_the_environments_the_mutants_fix() {
@@ -193,6 +194,7 @@ fn reference_holds_in_the_environments_the_mutants_fix() {
         Mutation::TreeRootStat,
         Mutation::StatusSkipsReservation,
         Mutation::OpenRootFollowsSymlink,
+        Mutation::RemoveCrossesMounts,
     ] {
         let opts = Options { ids: Some(1), ..Options::default() };
         for mut s in suite::exhaustive_scenarios(Variant::Mutant(m), &opts) {
@@ -250,4 +252,43 @@ fn reference_refuses_a_symlink_root_and_touches_nothing() {
 #[test]
 fn fixme_status_keeps_lock_survives() {
     assert_eq!(broken(Variant::Mutant(Mutation::StatusKeepsLock)), vec![]);
+}
+
+/// R5a's `st_dev` comparison removed: removal walks into the filesystem
+/// mounted inside the first creator's staged tree and unlinks the file on
+/// it, in cleanup or in recovery alike.
+#[test]
+fn remove_crosses_mounts_is_killed_by_a_removal_on_another_filesystem() {
+    killed_by(Mutation::RemoveCrossesMounts, Invariant::RecoveryConfined);
+}
+
+/// With a mount inside a staged tree the reference stops at R5a with
+/// `EBUSY` wherever it removes: the file on the mounted filesystem stays,
+/// and so do the instance's lock file and data (INV-5 does not count an
+/// instance whose data holds a mount point).
+#[test]
+fn reference_keeps_a_mounted_filesystem_and_its_instance() {
+    use stagedir::check::scenario::{Scenario, MOUNT_FILE};
+    use stagedir::check::world::{Action, World};
+    use stagedir::protocol::layout::{data_path, lock_path};
+    use std::path::Path;
+    let mut s = Scenario::new(Variant::Reference, 1, 1, 1);
+    s.mount_in_item = true;
+    let mut w = World::new(&s);
+    let mut actions = Vec::new();
+    while !w.is_terminal() {
+        w.actions(&s, &mut actions);
+        let a = *actions.iter().find(|a| matches!(a, Action::Step(_) | Action::Draw(..))).unwrap();
+        let (_, v) = w.apply(&s, a);
+        assert!(v.is_none(), "{v:?}");
+    }
+    let root = Path::new("/r");
+    let data = data_path(root, 0);
+    assert!(w.fs.exists(&data.join("0-c0i0").join(MOUNT_FILE)), "the file on the mount stays");
+    assert!(w.fs.exists(&lock_path(root, 0)), "the lock file stays while data remains");
+    let (records, v) = w.final_check(&s);
+    assert_eq!(v, None);
+    let mnt = data.join("0-c0i0/mnt");
+    assert!(records.iter().any(|r| r.op == Some(stagedir::fs::Op::PathIdentity { path: mnt.clone() })), "recovery looked at the mount point");
+    assert!(!records.iter().any(|r| r.op.as_ref().is_some_and(|o| o.to_string().contains(mnt.to_str().unwrap()) && !matches!(o, stagedir::fs::Op::PathIdentity { .. }))), "and did nothing else there");
 }

@@ -118,6 +118,23 @@ fn reference_stage_across_devices_fails_and_keeps_the_item() {
     proves(s);
 }
 
+/// A filesystem mounted inside the first creator's item: every removal,
+/// cleanup's or recovery's, stops at it with `EBUSY`; nothing on it is
+/// removed (INV-6) and its instance is the only thing left (INV-5).
+#[test]
+fn reference_never_crosses_a_mount_inside_a_staged_tree() {
+    let mut s = scenario(2, 1, 1, LockKind::Flock);
+    s.mount_in_item = true;
+    s.item_shape = stagedir::check::scenario::ItemShape::Tree;
+    proves(s.clone());
+    s.ids = 2;
+    proves(s);
+    let mut s = scenario(1, 1, 1, LockKind::Flock);
+    s.mount_in_item = true;
+    s.faults = 1;
+    proves(s);
+}
+
 /// The search rejects `variant` with its shortest counterexample; the
 /// replayed trace ends in the same violation.
 #[track_caller]

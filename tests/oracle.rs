@@ -131,21 +131,41 @@ fn data_without_lock_file_breaks_inv4() {
     assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::DataUnderLock));
 }
 
+/// Removal stops at the mount point with `EBUSY` (R5a) and must: the
+/// instance stays, lock file and data, and INV-5 does not count it.
 #[test]
-fn a_mount_inside_stale_data_leaks_and_breaks_inv5() {
+fn a_mount_inside_stale_data_stops_recovery_and_is_not_a_leak() {
     let scn = scenario();
     let data = data_path(&root(), 1);
     let mut w = world(&scn, vec![]);
     w.fs.write_file(&lock_path(&root(), 1));
     w.fs.mkdir_all(&data.join("mnt"));
     w.fs.mount(&data.join("mnt"));
+    w.fs.write_file(&data.join("mnt/f"));
     let (records, v) = w.final_check(&scn);
-    assert!(
-        records.iter().any(|r| r.op == Some(Op::PathIdentity { path: data.join("mnt") })),
-        "removal looks at the mount point before descending"
-    );
-    assert!(w.fs.exists(&data.join("mnt")), "final_check works on a copy");
-    assert_eq!(v.expect("leak").invariant, Invariant::NothingLeaks);
+    let stat = records.iter().find(|r| r.op == Some(Op::PathIdentity { path: data.join("mnt") }));
+    assert!(stat.is_some(), "removal looks at the mount point before descending");
+    assert!(!records.iter().any(|r| r.op == Some(Op::Unlink { path: data.join("mnt/f") })), "nothing on the mount is touched");
+    assert!(w.fs.exists(&data.join("mnt/f")), "final_check works on a copy");
+    assert_eq!(v, None);
+}
+
+/// An instance whose data holds a mount point is left out of INV-5; a
+/// stale name beside it still counts.
+#[test]
+fn a_leak_beside_a_mounted_instance_breaks_inv5() {
+    let scn = scenario();
+    let data = data_path(&root(), 1);
+    let mut w = world(&scn, vec![]);
+    w.fs.write_file(&lock_path(&root(), 1));
+    w.fs.mkdir_all(&data.join("mnt"));
+    w.fs.mount(&data.join("mnt"));
+    assert_eq!(oracle::final_state(&scn, &w), None);
+    w.fs.write_file(&lock_path(&root(), 2));
+    let v = oracle::final_state(&scn, &w).expect("leak");
+    assert_eq!(v.invariant, Invariant::NothingLeaks);
+    assert!(v.detail.contains(&lock_path(&root(), 2).display().to_string()), "{}", v.detail);
+    assert!(!v.detail.contains(&lock_path(&root(), 1).display().to_string()), "{}", v.detail);
 }
 
 #[test]
@@ -189,3 +209,22 @@ fn recovery_following_a_symlink_breaks_inv6() {
     assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
 }
 
+
+/// A filesystem mounted inside a staged tree is not garbage: removing a file
+/// on it breaks INV-6 even when the instance's own live owner does it.
+#[test]
+fn removing_a_file_on_a_mounted_filesystem_breaks_inv6() {
+    let scn = scenario();
+    let data = data_path(&root(), 1);
+    let owner = vec![
+        step(Op::CreateExcl { path: lock_path(&root(), 1) }, Some(1)),
+        step(Op::Mkdir { path: data.clone() }, Some(1)),
+        step(Op::Unlink { path: data.join("mnt/f") }, Some(1)),
+    ];
+    let mut w = world(&scn, vec![(owner, false)]);
+    assert_eq!(check(&scn, &mut w, &[0, 0]), None);
+    w.fs.mkdir_all(&data.join("mnt"));
+    w.fs.mount(&data.join("mnt"));
+    w.fs.write_file(&data.join("mnt/f"));
+    assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::RecoveryConfined));
+}

@@ -423,7 +423,6 @@ const STEPS_WITHOUT_A_MUTANT: &[&str] = &[
     "R3: open directories with `O_NOFOLLOW`",
     "R4: list completely, close, then remove",
     "R5: name order",
-    "R5a: never cross a mount point",
     "R6: rmdir; re-list on `ENOTEMPTY`",
     "T1, T2, T3: one listing",
     "T8: look at the data",

@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::fs::sim::Pid;
-use crate::fs::{id_hex, Id, Op};
+use crate::fs::{id_hex, FileKind, Id, Op};
 use crate::variants::{Entry, Role};
 
 use super::scenario::{Scenario, OUTSIDE};
@@ -26,10 +26,12 @@ pub enum Invariant {
     /// INV-4: `<id>.data` exists only while `<id>.lock` names a file.
     DataUnderLock,
     /// INV-5: after every process has ended and one fault-free recovery has
-    /// run, ROOT holds nothing but foreign entries.
+    /// run, ROOT holds nothing but foreign entries (and the instances whose
+    /// data still holds a mount point, which removal must not cross).
     NothingLeaks,
     /// INV-6: recovery removes nothing outside `ROOT/<id>.lock` and
-    /// `ROOT/<id>.data`, and follows no symlink.
+    /// `ROOT/<id>.data`, and follows no symlink; nobody removes anything
+    /// outside ROOT or on another filesystem than ROOT's.
     RecoveryConfined,
 }
 
@@ -62,7 +64,7 @@ impl Invariant {
             Invariant::StageAtomic => "stage is atomic",
             Invariant::DataUnderLock => "data exists only while its lock file has a name",
             Invariant::NothingLeaks => "nothing leaks after a final recovery",
-            Invariant::RecoveryConfined => "recovery stays inside its names and follows no symlink",
+            Invariant::RecoveryConfined => "removal stays inside its names and its filesystem, follows no symlink",
         }
     }
 }
@@ -143,6 +145,16 @@ pub fn after_step(scn: &Scenario, w: &World, rec: &Record, owners_before: &[(usi
                 );
             }
         }
+        // INV-6: nothing on another filesystem than ROOT's is removed, by
+        // anyone (owner or not): a filesystem mounted inside a staged tree
+        // is not garbage. The removed name's directory is still there and
+        // tells the device (a mount point itself cannot be removed).
+        if let Some(dev) = other_device(scn, w, path) {
+            return violation(
+                Invariant::RecoveryConfined,
+                format!("pid {} removed {}, on device {dev}, not ROOT's", rec.pid, path.display()),
+            );
+        }
         // INV-6: a recoverer removes only `<id>.lock` and what is in `<id>.data`.
         if actor.program.is_recoverer() && !recovery_may_remove(scn, path) {
             return violation(
@@ -205,6 +217,24 @@ fn root_dir(scn: &Scenario) -> &Path {
     }
 }
 
+/// The device of the directory that held `path`, when it is another one
+/// than ROOT's (`None` when the same, or when it cannot be told).
+fn other_device(scn: &Scenario, w: &World, path: &Path) -> Option<u64> {
+    let parent = path.parent()?;
+    let dev = w.fs.lstat(parent)?.dev;
+    let root = w.fs.lstat(root_dir(scn))?.dev;
+    (dev != root).then_some(dev)
+}
+
+/// Whether the directory `data` holds a mount point somewhere below it: a
+/// directory on another device than its own.
+fn holds_a_mount(w: &World, data: &Path) -> bool {
+    let Some(own) = w.fs.lstat(data).map(|i| i.dev) else { return false };
+    w.fs.tree(data)
+        .iter()
+        .any(|(p, kind)| *kind == FileKind::Dir && w.fs.lstat(p).is_some_and(|i| i.dev != own))
+}
+
 /// Whether `op` can add or remove a name directly inside `dir`.
 fn changes_names_in(op: &Op, dir: &Path) -> bool {
     let parent_is = |p: &Path| p.parent() == Some(dir);
@@ -248,17 +278,24 @@ pub fn symlink_followed(rec: &Record) -> Violation {
     }
 }
 
-/// INV-5, after the final recovery pass: only foreign names remain in ROOT.
+/// INV-5, after the final recovery pass: only foreign names remain in ROOT,
+/// and the lock file and data directory of an id whose data still holds a
+/// mount point (removal stops there with `EBUSY`, R5a, and must).
 pub fn final_state(scn: &Scenario, w: &World) -> Option<Violation> {
     let layout = scn.variant.layout();
     if !layout.claims_nothing_leaks() {
         return None;
     }
+    let dir = root_dir(scn);
+    let mounted = |id: Id| holds_a_mount(w, &layout.data_path(dir, id));
     let left: Vec<PathBuf> = w
         .fs
-        .list(root_dir(scn))
+        .list(dir)
         .into_iter()
-        .filter(|(name, _)| layout.classify(name) != Entry::Foreign)
+        .filter(|(name, _)| match layout.classify(name) {
+            Entry::Foreign => false,
+            Entry::Lock(id) | Entry::Data(id) => !mounted(id),
+        })
         .map(|(name, _)| scn.root().join(name))
         .collect();
     if left.is_empty() {

@@ -14,6 +14,11 @@ pub const ROOT: &str = "/r";
 pub const OUTSIDE: &str = "/o";
 /// The second device, for items that cannot be renamed into ROOT (EXDEV).
 pub const OTHER_DEVICE: &str = "/m";
+/// The mount point inside the first creator's first item
+/// ([`Scenario::mount_in_item`]), relative to the item.
+pub const MOUNT_DIR: &str = "mnt";
+/// The file on the mounted filesystem, relative to the item.
+pub const MOUNT_FILE: &str = "mnt/f";
 
 /// The shape of a staged item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +75,11 @@ pub struct Scenario {
     /// process opens ROOT first (O1..O3). Only the reference and its
     /// mutants open ROOT.
     pub symlink_root: bool,
+    /// The first creator's first item is a directory holding [`MOUNT_DIR`],
+    /// the root of a filesystem of its own, with a file [`MOUNT_FILE`] on
+    /// it: a mount inside a staged tree, which removal must not cross
+    /// (R5a). Off in every scenario but the R5a mutant's.
+    pub mount_in_item: bool,
     /// Invariants whose violations the oracle lets pass, so that a search
     /// goes on past a protocol's known first finding to what else breaks.
     /// Empty for every proof.
@@ -100,6 +110,7 @@ impl Scenario {
             shared_process: false,
             statuses: 0,
             symlink_root: false,
+            mount_in_item: false,
             past: Vec::new(),
         }
         .with_variant_defaults()
@@ -108,7 +119,8 @@ impl Scenario {
     /// Applies what a variant fixes about its environment (the POSIX
     /// mutants run on POSIX locks, the reservation mutants with the
     /// registry, the R1 mutant with the foreign entries planted, the T4
-    /// mutant with a status thread, the O1 mutant on a symlink ROOT).
+    /// mutant with a status thread, the O1 mutant on a symlink ROOT, the
+    /// R5a mutant with a mount inside a staged tree).
     pub fn with_variant_defaults(mut self) -> Scenario {
         if let Some(kind) = self.variant.forced_lock_kind() {
             self.lock_kind = kind;
@@ -122,6 +134,9 @@ impl Scenario {
         self.statuses = self.statuses.max(self.variant.forced_statuses());
         if self.variant.forced_symlink_root() {
             self.symlink_root = true;
+        }
+        if self.variant.forced_mount_in_item() {
+            self.mount_in_item = true;
         }
         self
     }
@@ -172,6 +187,12 @@ impl Scenario {
         for c in 0..self.creators {
             for k in 0..self.items {
                 let item = self.item_path(c, k);
+                if self.mount_in_item && c == 0 && k == 0 {
+                    fs.mkdir_all(&item.join(MOUNT_DIR));
+                    fs.mount(&item.join(MOUNT_DIR));
+                    fs.write_file(&item.join(MOUNT_FILE));
+                    continue;
+                }
                 match self.item_shape {
                     ItemShape::File => fs.write_file(&item),
                     ItemShape::Tree => {
@@ -232,6 +253,9 @@ impl Scenario {
         }
         if self.cross_device_item {
             d.push_str(" xdev");
+        }
+        if self.mount_in_item {
+            d.push_str(" mount");
         }
         d
     }

@@ -106,13 +106,16 @@ pub struct Options {
 /// The exhaustive scenarios for `variant`: two creators and a recoverer
 /// sharing one id; a creator and a recoverer that are threads of one
 /// process; one creator and one recoverer with one injected error; two
-/// creators and a recoverer with two ids (not for the status mutants).
+/// creators and a recoverer with two ids (not for the status mutants). The
+/// mount mutant's scenarios are one creator and one recoverer: its mount is
+/// in the first creator's item only.
 pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
     let ids = opts.ids.unwrap_or(1);
     let mut out = Vec::new();
     let (c, r) = match opts.processes {
         Some(n) if n >= 2 => (n - n / 2, n / 2),
         Some(_) => (1, 0),
+        None if variant.forced_mount_in_item() => (1, 1),
         None => (2, 1),
     };
     out.push(Scenario::new(variant, c, r, ids));
@@ -126,7 +129,7 @@ pub fn exhaustive_scenarios(variant: Variant, opts: &Options) -> Vec<Scenario> {
     // loses its first id to a recoverer retries with the other. Not for the
     // status mutants: with a status thread (no process symmetry) that
     // search is millions of states, and status reads ids one at a time.
-    if opts.ids.is_none() && variant.forced_statuses() == 0 {
+    if opts.ids.is_none() && variant.forced_statuses() == 0 && !variant.forced_mount_in_item() {
         out.push(Scenario::new(variant, 2, 1, 2));
     }
     for s in &mut out {

@@ -31,7 +31,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         ItemShape::Tree => "tree",
     };
     let head = format!(
-        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}{}{}{}",
+        "v={},c={},r={},n={},shape={},ids={},lock={},order={},f={},x={},a={},p={},cr={},reg={},fo={},xd={},sp={}{}{}{}{}",
         scn.variant.name(),
         scn.creators,
         scn.recoverers,
@@ -53,6 +53,7 @@ pub fn encode(scn: &Scenario, actions: &[Action]) -> String {
         // as they were.
         if scn.statuses > 0 { format!(",st={}", scn.statuses) } else { String::new() },
         if scn.symlink_root { ",sr=1" } else { "" },
+        if scn.mount_in_item { ",mi=1" } else { "" },
         if scn.past.is_empty() {
             String::new()
         } else {
@@ -134,6 +135,7 @@ pub fn decode(token: &str) -> Result<(Scenario, Vec<Action>), TokenError> {
             "sp" => scn.shared_process = num(v)? != 0,
             "st" => scn.statuses = num(v)? as u8,
             "sr" => scn.symlink_root = num(v)? != 0,
+            "mi" => scn.mount_in_item = num(v)? != 0,
             "past" => {
                 scn.past = v
                     .split('+')

@@ -159,12 +159,17 @@ pub enum Mutation {
     /// (T6's unlock and T7's close move after T8). Runs with a status
     /// thread, like `status-skips-reservation`.
     StatusKeepsLock,
+    /// Tree removal descends into every subdirectory without comparing its
+    /// `st_dev` with the tree root's (R5a's comparison removed): a
+    /// filesystem mounted inside a staged tree is emptied. Runs with a
+    /// mount inside the first creator's item.
+    RemoveCrossesMounts,
 }
 
 impl Mutation {
     /// Every mutant. New mutants go at the end: a fuzz input's first byte
     /// indexes this order.
-    pub const ALL: [Mutation; 22] = [
+    pub const ALL: [Mutation; 23] = [
         Mutation::NoIdentityRecheck,
         Mutation::UnlockBeforeUnlink,
         Mutation::UnlinkLockBeforeData,
@@ -187,6 +192,7 @@ impl Mutation {
         Mutation::StatusSkipsReservation,
         Mutation::OpenRootFollowsSymlink,
         Mutation::StatusKeepsLock,
+        Mutation::RemoveCrossesMounts,
     ];
 
     /// The mutant's name, as `stagedir check --variant` takes it.
@@ -214,6 +220,7 @@ impl Mutation {
             Mutation::StatusSkipsReservation => "status-skips-reservation",
             Mutation::OpenRootFollowsSymlink => "open-root-follows-symlink",
             Mutation::StatusKeepsLock => "status-keeps-lock",
+            Mutation::RemoveCrossesMounts => "remove-crosses-mounts",
         }
     }
 }

@@ -74,7 +74,7 @@ pub struct RemoveTree {
     dev: u64,
     stack: Vec<Frame>,
     state: State,
-    /// A mutant of the removal steps (R1, R2), or `None`.
+    /// A mutant of the removal steps (R1, R2, R5a), or `None`.
     mutation: Option<Mutation>,
 }
 
@@ -166,7 +166,11 @@ impl Machine for RemoveTree {
             // the tree fails the removal with EBUSY before anything below it
             // is touched (what rmdir(2) of a mount point would say).
             (State::StatDir(path), Ok(Value::Identity(id))) => match id.kind {
-                FileKind::Dir if id.dev != self.dev => Self::fail(op, Errno::EBUSY),
+                // Mutant: no st_dev comparison: the walk goes on into the
+                // mounted filesystem and empties it.
+                FileKind::Dir if id.dev != self.dev && !self.has(Mutation::RemoveCrossesMounts) => {
+                    Self::fail(op, Errno::EBUSY)
+                }
                 FileKind::Dir => self.push_dir(path),
                 _ => State::Unlink(path),
             },

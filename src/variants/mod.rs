@@ -170,6 +170,14 @@ impl Variant {
         matches!(self, Variant::Mutant(Mutation::OpenRootFollowsSymlink))
     }
 
+    /// Whether this variant's scenarios must put a mount inside the first
+    /// creator's item (`Scenario::mount_in_item`): the mutant of R5a
+    /// differs from the reference only when a staged tree holds a mount
+    /// point.
+    pub fn forced_mount_in_item(&self) -> bool {
+        matches!(self, Variant::Mutant(Mutation::RemoveCrossesMounts))
+    }
+
     /// The on-disk layout of this variant.
     pub fn layout(&self) -> Layout {
         match self {
