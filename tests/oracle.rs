@@ -131,6 +131,16 @@ fn data_without_lock_file_breaks_inv4() {
     assert_eq!(check(&scn, &mut w, &[0]), Some(Invariant::DataUnderLock));
 }
 
+/// A stale instance `id`: its lock file, and data holding `mnt`, the root of
+/// another device, with a file `f` on it.
+fn mounted_instance(w: &mut World, id: u128) {
+    let data = data_path(&root(), id);
+    w.fs.write_file(&lock_path(&root(), id));
+    w.fs.mkdir_all(&data.join("mnt"));
+    w.fs.mount(&data.join("mnt"));
+    w.fs.write_file(&data.join("mnt/f"));
+}
+
 /// Removal stops at the mount point with `EBUSY` (R5a) and must: the
 /// instance stays, lock file and data, and INV-5 does not count it.
 #[test]
@@ -138,10 +148,7 @@ fn a_mount_inside_stale_data_stops_recovery_and_is_not_a_leak() {
     let scn = scenario();
     let data = data_path(&root(), 1);
     let mut w = world(&scn, vec![]);
-    w.fs.write_file(&lock_path(&root(), 1));
-    w.fs.mkdir_all(&data.join("mnt"));
-    w.fs.mount(&data.join("mnt"));
-    w.fs.write_file(&data.join("mnt/f"));
+    mounted_instance(&mut w, 1);
     let (records, v) = w.final_check(&scn);
     let stat = records.iter().find(|r| r.op == Some(Op::PathIdentity { path: data.join("mnt") }));
     assert!(stat.is_some(), "removal looks at the mount point before descending");
@@ -155,11 +162,8 @@ fn a_mount_inside_stale_data_stops_recovery_and_is_not_a_leak() {
 #[test]
 fn a_leak_beside_a_mounted_instance_breaks_inv5() {
     let scn = scenario();
-    let data = data_path(&root(), 1);
     let mut w = world(&scn, vec![]);
-    w.fs.write_file(&lock_path(&root(), 1));
-    w.fs.mkdir_all(&data.join("mnt"));
-    w.fs.mount(&data.join("mnt"));
+    mounted_instance(&mut w, 1);
     assert_eq!(oracle::final_state(&scn, &w), None);
     w.fs.write_file(&lock_path(&root(), 2));
     let v = oracle::final_state(&scn, &w).expect("leak");

@@ -177,23 +177,22 @@ impl Recoverer {
 
 impl Role for Recoverer {
     fn op(&self) -> Option<Op> {
-        if let Some(m) = &self.open {
-            return m.op();
+        match &self.open {
+            Some(m) => m.op(),
+            None => self.pass.as_ref().and_then(|m| m.op()),
         }
-        self.pass.as_ref().and_then(|m| m.op())
     }
 
     fn feed(&mut self, result: OpResult) {
-        if let Some(m) = self.open.as_mut() {
-            m.feed(result);
-            if m.op().is_none() {
-                // Refused: no pass runs.
-                if self.open.take().expect("open").finish().is_err() {
+        let result = match feed_open_root(&mut self.open, result) {
+            Ok(refused) => {
+                if refused {
                     self.pass = None;
                 }
+                return;
             }
-            return;
-        }
+            Err(result) => result,
+        };
         let m = self.pass.as_mut().expect("recoverer: feed after done");
         m.feed(result);
         if m.op().is_none() {
@@ -215,6 +214,19 @@ impl Role for Recoverer {
     }
 }
 
+/// Feeds `result` to a role's opening of ROOT (O1..O3) while that runs:
+/// `Ok(true)` when ROOT was refused (the role runs nothing more),
+/// `Ok(false)` otherwise; the result back when the opening is over (or
+/// never ran), for the role's own machine.
+fn feed_open_root(open: &mut Option<OpenRoot>, result: OpResult) -> Result<bool, OpResult> {
+    let Some(m) = open.as_mut() else { return Err(result) };
+    m.feed(result);
+    if m.op().is_some() {
+        return Ok(false);
+    }
+    Ok(open.take().expect("the opening ran").finish().is_err())
+}
+
 /// Runs one status pass (T1..T8) and ends. Owns nothing and removes
 /// nothing; not a recoverer.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -233,20 +245,22 @@ impl StatusReader {
 
 impl Role for StatusReader {
     fn op(&self) -> Option<Op> {
-        if let Some(m) = &self.open {
-            return m.op();
+        match &self.open {
+            Some(m) => m.op(),
+            None => self.pass.as_ref().and_then(|m| m.op()),
         }
-        self.pass.as_ref().and_then(|m| m.op())
     }
 
     fn feed(&mut self, result: OpResult) {
-        if let Some(m) = self.open.as_mut() {
-            m.feed(result);
-            if m.op().is_none() && self.open.take().expect("open").finish().is_err() {
-                self.pass = None;
+        let result = match feed_open_root(&mut self.open, result) {
+            Ok(refused) => {
+                if refused {
+                    self.pass = None;
+                }
+                return;
             }
-            return;
-        }
+            Err(result) => result,
+        };
         let m = self.pass.as_mut().expect("status: feed after done");
         m.feed(result);
         if m.op().is_none() {
