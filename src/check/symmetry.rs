@@ -76,11 +76,6 @@ impl Symmetry {
     pub fn is_none(&self) -> bool {
         self.classes.is_empty()
     }
-
-    /// How many slots the largest class holds (1 when off).
-    pub fn largest_class(&self) -> usize {
-        self.classes.iter().map(Range::len).max().unwrap_or(1)
-    }
 }
 
 thread_local! {

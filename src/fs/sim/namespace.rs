@@ -232,26 +232,11 @@ impl Namespace {
                 p.put([0]);
                 continue;
             };
-            // A symlink's target stands in for the parent: the hash of its
-            // bytes (see `names`).
-            let (tag, extra) = match inode.node {
-                Node::File => (1, 0),
-                Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(parent)),
-                Node::Symlink(target) => (4, target.hash()),
-            };
-            let mut piece = [0; 13];
-            piece[0] = tag | u8::from(inode.linked) << 4;
-            piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
-            piece[5..].copy_from_slice(&extra.to_le_bytes());
-            p.put(piece);
+            p.put(piece(inode, |ino| ino));
         }
         p.count(self.entries.len());
         for e in &self.entries {
-            let mut piece = [0; 16];
-            piece[..4].copy_from_slice(&e.dir.to_le_bytes());
-            piece[4..8].copy_from_slice(&e.ino.to_le_bytes());
-            piece[8..].copy_from_slice(&e.name.hash().to_le_bytes());
-            p.put(piece);
+            p.put(entry_piece(e.dir, e.ino, &e.name));
         }
     }
 
@@ -293,7 +278,7 @@ impl Namespace {
             let mut bytes = Vec::with_capacity(16 * (by_label.len() + self.entries.len()) + 8);
             bytes.extend_from_slice(&(by_label.len() as u32).to_le_bytes());
             for &raw in &by_label {
-                bytes.extend_from_slice(&self.piece(raw, &labels));
+                bytes.extend_from_slice(&piece(self.inode(raw), |ino| labels[ino as usize]));
             }
             // Entries by directory label, then name order: canonical.
             bytes.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
@@ -302,32 +287,12 @@ impl Namespace {
                     continue;
                 }
                 for e in self.children(raw) {
-                    bytes.extend_from_slice(&labels[raw as usize].to_le_bytes());
-                    bytes.extend_from_slice(&labels[e.ino as usize].to_le_bytes());
-                    bytes.extend_from_slice(&e.name.hash().to_le_bytes());
+                    bytes.extend_from_slice(&entry_piece(labels[raw as usize], labels[e.ino as usize], &e.name));
                 }
             }
             let digest = xxhash_rust::xxh3::xxh3_128(&bytes);
             Named { labels, count: by_label.len() as u32, digest }
         })
-    }
-
-    /// One inode's fixed-size encoding: kind, linked, device, and its
-    /// parent's label (a named directory) or its target's hash (a symlink).
-    /// An unnamed directory's parent is no longer reachable and is left out.
-    fn piece(&self, raw: u32, labels: &[u32]) -> [u8; 13] {
-        let inode = self.inode(raw);
-        let (tag, extra) = match inode.node {
-            Node::File => (1, 0),
-            Node::Dir { parent, mount } if inode.linked => (2 + u8::from(mount), u64::from(labels[parent as usize])),
-            Node::Dir { mount, .. } => (2 + u8::from(mount), u64::from(UNLABELLED)),
-            Node::Symlink(target) => (4, target.hash()),
-        };
-        let mut piece = [0; 13];
-        piece[0] = tag | u8::from(inode.linked) << 4;
-        piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
-        piece[5..].copy_from_slice(&extra.to_le_bytes());
-        piece
     }
 
     /// [`Namespace::digest`] with inodes by label (`labels` from
@@ -349,7 +314,9 @@ impl Namespace {
         unnamed[..n].sort_unstable();
         p.count(n);
         for &(_, raw) in &unnamed[..n] {
-            p.put(self.piece(raw, labels));
+            // An unnamed directory's parent may be gone (or its number
+            // reused): unlabelled, or a label that only ever costs a merge.
+            p.put(piece(self.inode(raw), |ino| labels.get(ino as usize).copied().unwrap_or(UNLABELLED)));
         }
     }
 
@@ -522,6 +489,32 @@ impl Namespace {
         inode.dev = dev;
         dev
     }
+}
+
+/// One inode's fixed-size encoding for a digest: kind, linked, device,
+/// and its parent's number or label (a directory) or its target's hash (a
+/// symlink). `label` is the identity for a digest by number.
+fn piece(inode: &Inode, label: impl Fn(u32) -> u32) -> [u8; 13] {
+    let (tag, extra) = match inode.node {
+        Node::File => (1, 0),
+        Node::Dir { parent, mount } => (2 + u8::from(mount), u64::from(label(parent))),
+        Node::Symlink(target) => (4, target.hash()),
+    };
+    let mut piece = [0; 13];
+    piece[0] = tag | u8::from(inode.linked) << 4;
+    piece[1..5].copy_from_slice(&inode.dev.to_le_bytes());
+    piece[5..].copy_from_slice(&extra.to_le_bytes());
+    piece
+}
+
+/// One directory entry's encoding for a digest: its directory, its inode
+/// (each a number or a label) and the hash of its name.
+fn entry_piece(dir: u32, ino: u32, name: &Name) -> [u8; 16] {
+    let mut piece = [0; 16];
+    piece[..4].copy_from_slice(&dir.to_le_bytes());
+    piece[4..8].copy_from_slice(&ino.to_le_bytes());
+    piece[8..].copy_from_slice(&name.hash().to_le_bytes());
+    piece
 }
 
 /// A path component as a name: at most [`NAME_MAX`] bytes of UTF-8.
