@@ -185,7 +185,15 @@ fn sigkilled_workers_and_recoverers_never_share_an_id_or_lose_an_item() {
     let mut rng = Lcg(u64::from_le_bytes(seed));
     println!("crash test: seed {:#x}, {secs} s, at least {kills_min} kills", rng.0);
 
+    // Owners create ROOT (concurrently: open_root tolerates EEXIST). A
+    // recoverer never creates it and reports ENOENT as an error, so the
+    // recoverers start once ROOT exists; no kill happens before that.
     let mut procs: Vec<Proc> = (0..OWNERS).map(|_| h.spawn("owner")).collect();
+    let waited = Instant::now();
+    while !h.root.is_dir() {
+        assert!(waited.elapsed() < Duration::from_secs(60), "no owner created {} within 60 s", h.root.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
     procs.extend((0..RECOVERERS).map(|_| h.spawn("recoverer")));
     let mean_pause_ms = (secs * 1000 / (kills_min * 2)).max(1);
     let start = Instant::now();
