@@ -28,10 +28,16 @@ pub type Id = u128;
 
 /// Formats an id as the 32 lower-case hex digits used in file names.
 pub fn id_hex(id: Id) -> String {
+    let digits = id_hex_digits(id);
+    std::str::from_utf8(&digits).expect("hex digits are ASCII").to_owned()
+}
+
+/// The 32 lower-case hex digits of [`id_hex`], without allocating.
+pub fn id_hex_digits(id: Id) -> [u8; 32] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for shift in (0..32).rev() {
-        out.push(DIGITS[((id >> (shift * 4)) & 0xf) as usize] as char);
+    let mut out = [0u8; 32];
+    for (k, digit) in out.iter_mut().enumerate() {
+        *digit = DIGITS[((id >> ((31 - k) * 4)) & 0xf) as usize];
     }
     out
 }
