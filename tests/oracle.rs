@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use stagedir::check::oracle::{self, Invariant};
 use stagedir::check::scenario::Scenario;
-use stagedir::check::world::{Action, Life, Proc, Record, World};
+use stagedir::check::world::{Action, Life, Proc, Record, Task, World};
 use stagedir::fs::{Errno, Op, Value};
 use stagedir::protocol::layout::{data_path, lock_path};
 use stagedir::variants::script::{Script, ScriptStep};
@@ -29,7 +29,7 @@ fn world(scn: &Scenario, scripts: Vec<(Vec<ScriptStep>, bool)>) -> World {
     fs.write_file(Path::new("/s/item"));
     let procs = scripts
         .into_iter()
-        .map(|(steps, rec)| Proc { pid: fs.spawn(), program: std::sync::Arc::new(Program::Script(Script::new(steps, rec))), life: Life::Running })
+        .map(|(steps, rec)| Proc { pid: fs.spawn(), program: std::sync::Arc::new(Task::new(Program::Script(Script::new(steps, rec)))), life: Life::Running })
         .collect();
     World { fs, procs, faults_left: 0 }
 }

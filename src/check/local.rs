@@ -35,7 +35,6 @@
 //! reports is the shortest.
 
 use crate::fs::Op;
-use crate::variants::Role;
 
 use super::scenario::Scenario;
 use super::world::World;
@@ -49,9 +48,9 @@ pub fn local_process(w: &World, scn: &Scenario) -> Option<usize> {
         if !p.alive() {
             return None;
         }
-        let op = p.program.op()?;
+        let op = p.program.next_op()?;
         let alone = || !w.procs.iter().enumerate().any(|(j, q)| j != i && q.pid == p.pid && q.alive());
-        let local = match op {
+        let local = match *op {
             Op::DrawId => true,
             Op::Reserve { .. } | Op::Release { .. } => alone(),
             Op::Close { fd } => alone() && w.fs.close_is_quiet(p.pid, fd, scn.root()),

@@ -27,8 +27,65 @@ pub struct Proc {
     /// Shared between a world and the worlds branched from it until this
     /// process steps: a transition changes one program, so cloning a world
     /// copies the others by reference count only.
-    pub program: Arc<Program>,
+    pub program: Arc<Task>,
     pub life: Life,
+}
+
+/// A process's program with its next operation built once: listing a
+/// state's actions, the partial-order reduction and the step itself all
+/// read [`Task::next_op`] instead of building the operation (and its
+/// paths) again. Dereferences to the [`Program`]; `==` and `Hash` look at
+/// the program only, since the operation is a function of it.
+#[derive(Clone, Debug)]
+pub struct Task {
+    program: Program,
+    next: Option<Op>,
+}
+
+impl Task {
+    pub fn new(program: Program) -> Task {
+        let next = program.op();
+        Task { program, next }
+    }
+
+    /// The program's next operation ([`Role::op`]), or `None` once it ended.
+    pub fn next_op(&self) -> Option<&Op> {
+        self.next.as_ref()
+    }
+
+    /// [`Role::feed`], then the next operation is built anew.
+    pub fn feed(&mut self, result: OpResult) {
+        self.program.feed(result);
+        self.next = self.program.op();
+    }
+
+    /// [`Program::end`]: the tombstone of an ended process, with no step.
+    pub fn end(&mut self) {
+        self.program.end();
+        self.next = None;
+        debug_assert!(self.program.op().is_none(), "an ended program has no step");
+    }
+}
+
+impl std::ops::Deref for Task {
+    type Target = Program;
+    fn deref(&self) -> &Program {
+        &self.program
+    }
+}
+
+impl PartialEq for Task {
+    fn eq(&self, other: &Task) -> bool {
+        self.program == other.program
+    }
+}
+
+impl Eq for Task {}
+
+impl std::hash::Hash for Task {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.program.hash(h);
+    }
 }
 
 impl Proc {
@@ -106,13 +163,13 @@ impl World {
         for c in 0..scn.creators {
             let items = (0..scn.items).map(|k| scn.item_path(c, k)).collect();
             let program = scn.variant.creator(scn.root(), &params, items);
-            procs.push(Proc { pid: fs.spawn(), program: Arc::new(program), life: Life::Running });
+            procs.push(Proc { pid: fs.spawn(), program: Arc::new(Task::new(program)), life: Life::Running });
         }
         for r in 0..scn.recoverers {
             let program = scn.variant.recoverer(scn.root(), &params, scn.recover_passes);
             // A shared process: recoverer 0 is a thread of creator 0's process.
             let pid = if scn.shared_process && r == 0 && scn.creators > 0 { procs[0].pid } else { fs.spawn() };
-            procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
+            procs.push(Proc { pid, program: Arc::new(Task::new(program)), life: Life::Running });
         }
         for _ in 0..scn.statuses {
             let program = scn
@@ -121,7 +178,7 @@ impl World {
                 .unwrap_or_else(|| panic!("{} has no status model: scenarios with statuses are for the reference and its mutants", scn.variant));
             // A status thread runs inside the first creator's process.
             let pid = if scn.creators > 0 { procs[0].pid } else { fs.spawn() };
-            procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
+            procs.push(Proc { pid, program: Arc::new(Task::new(program)), life: Life::Running });
         }
         assert!(procs.len() < u8::MAX as usize, "processes are named by u8");
         World { fs, procs, faults_left: scn.faults }
@@ -140,14 +197,14 @@ impl World {
                 continue;
             }
             let i = i as u8;
-            let op = p.program.op().expect("a running program has a next step");
-            if op == Op::DrawId {
+            let op = p.program.next_op().expect("a running program has a next step");
+            if *op == Op::DrawId {
                 out.extend((0..scn.ids).map(|k| Action::Draw(i, k)));
             } else {
                 out.push(Action::Step(i));
             }
             if self.faults_left > 0 {
-                out.extend(fault_errnos(&op).iter().map(|e| Action::Fault(i, *e)));
+                out.extend(fault_errnos(op).iter().map(|e| Action::Fault(i, *e)));
             }
             if scn.crashes {
                 out.push(Action::Crash(i));
@@ -186,7 +243,7 @@ impl World {
             let violation = oracle::after_step(scn, self, &record, &[]);
             return Some((record, violation.filter(|v| !scn.past.contains(&v.invariant))));
         }
-        let op = proc.program.op().expect("running program has a step");
+        let op = proc.program.next_op().expect("running program has a step").clone();
         let owners_before = oracle::owners(self);
         let creates = match &op {
             Op::CreateExcl { path } | Op::OpenCreate { path } | Op::Mkdir { path } => Some(path),
@@ -214,7 +271,7 @@ impl World {
         }
         let followed_symlink = self.fs.last_followed_symlink();
         Arc::make_mut(&mut self.procs[i].program).feed(result.clone());
-        let exited = self.procs[i].program.op().is_none();
+        let exited = self.procs[i].program.next_op().is_none();
         if exited {
             self.procs[i].life = Life::Exited;
             Arc::make_mut(&mut self.procs[i].program).end();
@@ -241,7 +298,7 @@ impl World {
         let mut w = self.clone();
         let program = scn.variant.recoverer(scn.root(), &scn.role_params(), 1);
         let pid = w.fs.spawn();
-        w.procs.push(Proc { pid, program: Arc::new(program), life: Life::Running });
+        w.procs.push(Proc { pid, program: Arc::new(Task::new(program)), life: Life::Running });
         let i = (w.procs.len() - 1) as u8;
         let mut records = Vec::new();
         let steps_max = 100_000;
@@ -249,8 +306,8 @@ impl World {
             if !w.procs[i as usize].alive() {
                 break;
             }
-            let op = w.procs[i as usize].program.op().expect("running");
-            let action = if op == Op::DrawId { Action::Draw(i, 0) } else { Action::Step(i) };
+            let op = w.procs[i as usize].program.next_op().expect("running");
+            let action = if *op == Op::DrawId { Action::Draw(i, 0) } else { Action::Step(i) };
             let (record, violation) = w.apply(scn, action);
             records.push(record);
             if violation.is_some() {
@@ -259,5 +316,38 @@ impl World {
         }
         assert!(!w.procs[i as usize].alive(), "final recovery did not end in {steps_max} steps");
         (records, oracle::final_state(scn, &w).filter(|v| !scn.past.contains(&v.invariant)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached next operation is the one the program would build, at
+    /// every step of a schedule that crashes, faults and exits processes.
+    #[test]
+    fn the_cached_next_operation_follows_the_program() {
+        let mut scn = Scenario::new(crate::variants::Variant::Reference, 2, 1, 2);
+        scn.faults = 1;
+        let mut w = World::new(&scn);
+        let mut actions = Vec::new();
+        let mut steps = 0;
+        let mut k = 0usize;
+        while !w.is_terminal() {
+            w.actions(&scn, &mut actions);
+            // Mostly steps, now and then a fault or a crash.
+            k += 1;
+            let steps_only: Vec<Action> =
+                actions.iter().copied().filter(|a| matches!(a, Action::Step(_) | Action::Draw(..))).collect();
+            let action =
+                if k.is_multiple_of(13) { actions[k % actions.len()] } else { steps_only[(k * 7) % steps_only.len()] };
+            w.apply(&scn, action);
+            steps += 1;
+            for p in &w.procs {
+                assert_eq!(p.program.next_op().cloned(), p.program.program.op(), "after {steps} steps");
+                assert_eq!(p.program.next_op().is_none(), !p.alive() || p.program.program.op().is_none());
+            }
+        }
+        assert!(steps > 10, "the schedule took {steps} steps");
     }
 }

@@ -26,7 +26,7 @@ use proptest_state_machine::strategy::Sequential;
 
 use stagedir::check::oracle::Violation;
 use stagedir::check::scenario::{ItemShape, Scenario};
-use stagedir::check::world::{fault_errnos, Action, Life, Proc, World};
+use stagedir::check::world::{fault_errnos, Action, Life, Proc, Task, World};
 use stagedir::fs::{Errno, Op};
 use stagedir::variants::{Role, Variant};
 
@@ -185,7 +185,7 @@ impl Model {
             None => {
                 let program = self.scn.variant.recoverer(self.scn.root(), &self.scn.role_params(), 1);
                 let pid = self.world.fs.spawn();
-                self.world.procs.push(Proc { pid, program: std::sync::Arc::new(program), life: Life::Running });
+                self.world.procs.push(Proc { pid, program: std::sync::Arc::new(Task::new(program)), life: Life::Running });
                 let p = self.world.procs.len() - 1;
                 run_to_end(&self.scn, &mut self.world, p, &mut Vec::new());
             }
