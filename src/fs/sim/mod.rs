@@ -141,7 +141,9 @@ pub struct SimFs {
     /// namespace alone, so branching a search state copies it by reference.
     ns: std::sync::Arc<Namespace>,
     /// Process `pid` is `procs[pid - 1]`; dead processes stay, marked dead.
-    procs: Vec<Proc>,
+    /// Each is shared with the clones of this filesystem until it changes
+    /// ([`SimFs::proc_mut`]): a step changes one process's descriptors.
+    procs: Vec<std::sync::Arc<Proc>>,
     /// The next id [`Op::DrawId`] returns, already reduced modulo `id_space`.
     id_next: Id,
     id_space: Id,
@@ -239,13 +241,18 @@ impl SimFs {
 
     /// Starts a process; pids are 1, 2, 3... in call order.
     pub fn spawn(&mut self) -> Pid {
-        self.procs.push(Proc::new());
+        self.procs.push(std::sync::Arc::new(Proc::new()));
         Pid::try_from(self.procs.len()).expect("pid fits")
     }
 
     /// How many processes were ever spawned (the highest pid).
     pub fn process_count(&self) -> usize {
         self.procs.len()
+    }
+
+    /// Process slot `p`, to change: copied first when a clone shares it.
+    fn proc_mut(&mut self, p: usize) -> &mut Proc {
+        std::sync::Arc::make_mut(&mut self.procs[p])
     }
 
     pub fn is_alive(&self, pid: Pid) -> bool {
@@ -260,7 +267,7 @@ impl SimFs {
     /// On a pid never spawned.
     pub fn crash(&mut self, pid: Pid) {
         let p = self.proc_slot(pid).unwrap_or_else(|| panic!("crash of unknown pid {pid}"));
-        let proc = &mut self.procs[p];
+        let proc = self.proc_mut(p);
         proc.alive = false;
         proc.posix.clear();
         proc.reserved.clear();

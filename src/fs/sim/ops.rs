@@ -65,9 +65,9 @@ impl SimFs {
                 self.id_next = id.wrapping_add(1) % self.id_space;
                 Ok(Value::Id(id))
             }
-            Op::Reserve { id } => unit(self.procs[p].reserve(*id)),
+            Op::Reserve { id } => unit(self.proc_mut(p).reserve(*id)),
             Op::Release { id } => {
-                self.procs[p].release(*id);
+                self.proc_mut(p).release(*id);
                 Ok(Value::Unit)
             }
         }
@@ -114,7 +114,7 @@ impl SimFs {
         };
         let open = if how == How::Dir { Open::Dir(None) } else { Open::File };
         let fd =
-            self.procs[p].install(Desc { ino, open, locked: false }).expect("EMFILE checked first");
+            self.proc_mut(p).install(Desc { ino, open, locked: false }).expect("EMFILE checked first");
         Ok(Value::Fd(fd))
     }
 
@@ -212,7 +212,7 @@ impl SimFs {
         let Some(entry) = next else { return Ok(None) };
         let (name, kind) = (entry.name, self.ns.kind(entry.ino));
         let out = DirEntry { name: name.to_string(), kind };
-        self.procs[p].desc_mut(fd).expect("checked above").open = Open::Dir(Some(name));
+        self.proc_mut(p).desc_mut(fd).expect("checked above").open = Open::Dir(Some(name));
         Ok(Some(out))
     }
 
@@ -232,7 +232,7 @@ impl SimFs {
                 if (0..self.procs.len()).any(|q| self.holds_lock(q, ino)) {
                     return Err(Errno::EWOULDBLOCK);
                 }
-                self.procs[p].desc_mut(fd).expect("checked above").locked = true;
+                self.proc_mut(p).desc_mut(fd).expect("checked above").locked = true;
             }
             LockKind::Posix => {
                 if !writable {
@@ -242,16 +242,17 @@ impl SimFs {
                 if (0..self.procs.len()).any(|q| q != p && self.holds_lock(q, ino)) {
                     return Err(Errno::EWOULDBLOCK);
                 }
-                self.procs[p].add_posix(ino);
+                self.proc_mut(p).add_posix(ino);
             }
         }
         Ok(())
     }
 
     fn unlock(&mut self, p: usize, fd: Fd) -> Result<(), Errno> {
-        let proc = &mut self.procs[p];
+        let kind = self.lock_kind;
+        let proc = self.proc_mut(p);
         let desc = proc.desc_mut(fd)?;
-        match self.lock_kind {
+        match kind {
             LockKind::Flock | LockKind::Ofd => desc.locked = false,
             LockKind::Posix => {
                 let ino = desc.ino;
@@ -264,9 +265,9 @@ impl SimFs {
     /// Frees `fd`: its description goes (and with it a flock/OFD lock);
     /// under POSIX locks the process loses its lock on that inode.
     pub(super) fn close(&mut self, p: usize, fd: Fd) -> Result<(), Errno> {
-        let desc = self.procs[p].take(fd)?;
+        let desc = self.proc_mut(p).take(fd)?;
         if self.lock_kind == LockKind::Posix {
-            self.procs[p].drop_posix(desc.ino);
+            self.proc_mut(p).drop_posix(desc.ino);
         }
         self.reap(desc.ino);
         Ok(())

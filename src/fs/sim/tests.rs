@@ -881,7 +881,7 @@ mod protocol_runs {
             empty.mkdir_all(&p("/store/staging"));
             empty.mkdir_all(&p("/store/layers"));
             assert_eq!(s.ns, empty.ns, "{kind:?}");
-            assert_eq!(s.procs[0], procs::Proc::new(), "{kind:?}");
+            assert_eq!(*s.procs[0], procs::Proc::new(), "{kind:?}");
         }
     }
 
