@@ -5,7 +5,7 @@
 //! Run with `cargo test --release --test exhaustive -- --nocapture` to see
 //! the figures (states, unique states, depth, seconds) for each scenario.
 
-use stagedir::check::bfs::{explore, Counterexample, Limits, Stats};
+use stagedir::check::bfs::{explore, terminal_worlds, Counterexample, Limits, Stats};
 use stagedir::check::scenario::Scenario;
 use stagedir::check::trace::{render_lines, replay};
 use stagedir::check::token;
@@ -153,6 +153,36 @@ fn no_identity_recheck_is_rejected_with_shortest_trace() {
     let scn = Scenario::new(Variant::from_name("no-identity-recheck").unwrap(), 2, 1, 1);
     let cex = rejects(scn);
     assert!(cex.actions.len() < 40, "shortest trace: {} steps", cex.actions.len());
+}
+
+/// The search's result does not depend on how many workers expand a
+/// level, nor on which of them finishes first: the same figures, the same
+/// terminal worlds (the ones actually reached, not canonical copies) in the
+/// same order, and the same counterexample, action for action, with 1, 2
+/// and 3 threads. Levels of 256 states and more are cut into pieces.
+#[test]
+fn results_do_not_depend_on_the_number_of_workers() {
+    let limits = |threads| Limits { threads, ..Limits::default() };
+    let figures = |s: &Stats| (s.unique, s.transitions, s.terminal, s.depth, s.complete);
+    let scn = scenario(2, 1, 2, LockKind::Flock);
+    let (one, worlds) = terminal_worlds(&scn, limits(1));
+    assert!(one.unique > 10_000, "too small to be cut into pieces: {one:?}");
+    for threads in [2, 3] {
+        let (stats, other) = terminal_worlds(&scn, limits(threads));
+        assert_eq!(figures(&stats), figures(&one), "{threads} threads");
+        assert!(other == worlds, "{threads} threads reached other terminal worlds, or in another order");
+    }
+    for name in ["unlock-before-unlink", "recovery-no-identity-recheck", "review-prototype"] {
+        let scn = Scenario::new(Variant::from_name(name).unwrap(), 2, 1, 2).with_variant_defaults();
+        let (_, cex) = explore(&scn, limits(1), &mut |_| {});
+        let cex = cex.unwrap_or_else(|| panic!("{name} survived"));
+        for threads in [2, 3] {
+            let (_, other) = explore(&scn, limits(threads), &mut |_| {});
+            let other = other.unwrap_or_else(|| panic!("{name} survived on {threads} threads"));
+            assert_eq!(other.actions, cex.actions, "{name}: {threads} threads");
+            assert_eq!(other.violation, cex.violation, "{name}: {threads} threads");
+        }
+    }
 }
 
 /// The allocator the `stagedir` binary uses (see `src/main.rs`).

@@ -170,11 +170,89 @@ pub struct Counterexample {
     pub violation: Violation,
 }
 
-/// One expanded state's successors, from one worker.
+/// A successor met while expanding a level, not seen in earlier levels.
+struct Candidate {
+    /// Its place in the order a one-thread search would meet it: the
+    /// parent's index in the frontier, then the successor's index among
+    /// that parent's. Of the candidates with one fingerprint the smallest
+    /// key is kept, so the next frontier, its order and every parent link
+    /// are the same whatever the number of workers and whichever finished
+    /// first.
+    key: u64,
+    parent: Fingerprint,
+    action: Action,
+    world: World,
+}
+
+/// The next level's states, sharded by fingerprint so that workers add
+/// theirs (and drop the duplicates) concurrently, each shard under its own
+/// mutex. A shard's map gives each fingerprint its key and the slot of its
+/// candidate, so that ordering the level moves 16-byte keys, not worlds.
+struct NextLevel {
+    shards: Vec<std::sync::Mutex<Shard>>,
+}
+
+#[derive(Default)]
+struct Shard {
+    index: FpMap<(u64, u32)>,
+    candidates: Vec<Option<(Fingerprint, Candidate)>>,
+}
+
+impl NextLevel {
+    const SHARDS: usize = 64;
+
+    /// Room for about `expected` states.
+    fn new(expected: usize) -> NextLevel {
+        let per = expected / Self::SHARDS;
+        let shard = || Shard { index: FpMap::with_capacity_and_hasher(per, Default::default()), candidates: Vec::with_capacity(per) };
+        NextLevel { shards: (0..Self::SHARDS).map(|_| std::sync::Mutex::new(shard())).collect() }
+    }
+
+    /// Keeps `c` unless a candidate with a smaller key has `fp` already.
+    fn offer(&self, fp: Fingerprint, c: Candidate) {
+        // The high half picks the shard; the map folds both halves.
+        let shard = ((fp >> 64) as usize) % Self::SHARDS;
+        let mut guard = self.shards[shard].lock().expect("shard lock");
+        let Shard { index, candidates } = &mut *guard;
+        match index.entry(fp) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert((c.key, u32::try_from(candidates.len()).expect("slot fits u32")));
+                candidates.push(Some((fp, c)));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let (key, slot) = e.get_mut();
+                if c.key < *key {
+                    *key = c.key;
+                    candidates[*slot as usize] = Some((fp, c));
+                }
+            }
+        }
+    }
+
+    /// The kept candidates in key order.
+    fn into_sorted(self) -> Vec<(Fingerprint, Candidate)> {
+        let mut shards: Vec<Shard> = self.shards.into_iter().map(|m| m.into_inner().expect("shard lock")).collect();
+        let mut order: Vec<(u64, u16, u32)> = Vec::new();
+        for (k, shard) in shards.iter().enumerate() {
+            order.extend(shard.index.values().map(|&(key, slot)| (key, k as u16, slot)));
+        }
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(_, k, slot)| shards[k as usize].candidates[slot as usize].take().expect("each slot is taken once"))
+            .collect()
+    }
+}
+
+/// The key of the `k`-th successor of the frontier's state at `pos`.
+fn key(pos: usize, k: usize) -> u64 {
+    assert!(k < 1 << 16 && pos < 1 << 47, "state {pos}, successor {k}: key out of range");
+    ((pos as u64) << 16) | k as u64
+}
+
+/// What one worker saw in one piece of a level (its new states went to the
+/// [`NextLevel`]).
 struct Expanded {
-    /// (parent, action, successor, its fingerprint): new to the search as
-    /// far as this worker could tell.
-    succs: Vec<(Fingerprint, Action, World, Fingerprint)>,
     transitions: u64,
     terminal: u64,
     /// The terminal worlds met, when the caller keeps them.
@@ -184,22 +262,31 @@ struct Expanded {
     violation: Option<(Fingerprint, Option<Action>, Violation)>,
 }
 
-fn expand(
-    scn: &Scenario,
-    sym: &Symmetry,
+/// The frontier's states `chunk`, the first at index `base`.
+struct Piece<'a> {
+    base: usize,
+    chunk: &'a [(World, Fingerprint)],
+}
+
+/// What every worker of one level reads.
+struct Ctx<'a> {
+    scn: &'a Scenario,
+    sym: &'a Symmetry,
     por: bool,
     keep_terminals: bool,
-    chunk: &[(World, Fingerprint)],
-    seen: &FpMap<(Fingerprint, Action)>,
-) -> Expanded {
-    let mut out =
-        Expanded { succs: Vec::new(), transitions: 0, terminal: 0, terminals: Vec::new(), violation: None };
-    let mut local: FpMap<()> = FpMap::default();
+    seen: &'a FpMap<(Fingerprint, Action)>,
+    next: &'a NextLevel,
+}
+
+fn expand(cx: &Ctx<'_>, piece: Piece<'_>) -> Expanded {
+    let scn = cx.scn;
+    let mut out = Expanded { transitions: 0, terminal: 0, terminals: Vec::new(), violation: None };
     let mut actions = Vec::new();
-    for (world, fp) in chunk {
+    for (i, (world, fp)) in piece.chunk.iter().enumerate() {
+        let pos = piece.base + i;
         if world.is_terminal() {
             out.terminal += 1;
-            if keep_terminals {
+            if cx.keep_terminals {
                 out.terminals.push(world.clone());
             }
             if let (_, Some(v)) = world.final_check(scn) {
@@ -209,14 +296,14 @@ fn expand(
             continue;
         }
         world.actions(scn, &mut actions);
-        if por {
+        if cx.por {
             if let Some(p) = local::local_process(world, scn) {
-                if expand_local(scn, sym, world, *fp, p, &actions, seen, &mut local, &mut out) {
+                if expand_local(cx, world, *fp, pos, p, &actions, &mut out) {
                     continue;
                 }
             }
         }
-        for &action in &actions {
+        for (k, &action) in actions.iter().enumerate() {
             let mut next = world.clone();
             let (_, violation) = next.apply(scn, action);
             out.transitions += 1;
@@ -224,9 +311,9 @@ fn expand(
                 out.violation = Some((*fp, Some(action), v));
                 return out;
             }
-            let next_fp = symmetry::fingerprint(&next, sym);
-            if !seen.contains_key(&next_fp) && local.insert(next_fp, ()).is_none() {
-                out.succs.push((*fp, action, next, next_fp));
+            let next_fp = symmetry::fingerprint(&next, cx.sym);
+            if !cx.seen.contains_key(&next_fp) {
+                cx.next.offer(next_fp, Candidate { key: key(pos, k), parent: *fp, action, world: next });
             }
         }
     }
@@ -236,24 +323,20 @@ fn expand(
 /// Expands `frontier` on `workers` threads. The level is cut into pieces
 /// (several per worker, so that a worker that finishes early takes another
 /// instead of waiting); each worker owns the pieces it takes and drops
-/// their worlds itself. Results come back in piece order, so the merge, and
-/// the counterexample, do not depend on which worker ran which piece.
-fn expand_parallel(
-    scn: &Scenario,
-    sym: &Symmetry,
-    por: bool,
-    keep: bool,
-    mut frontier: Vec<(World, Fingerprint)>,
-    seen: &FpMap<(Fingerprint, Action)>,
-    workers: usize,
-) -> Vec<Expanded> {
+/// their worlds itself. Results come back in piece order, so the first
+/// violation, like the next level ([`Candidate::key`]), does not depend on
+/// which worker ran which piece.
+fn expand_parallel(cx: &Ctx<'_>, mut frontier: Vec<(World, Fingerprint)>, workers: usize) -> Vec<Expanded> {
     const PIECES_PER_WORKER: usize = 8;
     let size = frontier.len().div_ceil(workers * PIECES_PER_WORKER).max(1);
+    // Cut from the back, so that each cut copies only its own piece.
     let mut pieces = Vec::new();
     while !frontier.is_empty() {
-        let rest = frontier.split_off(size.min(frontier.len()));
-        pieces.push(std::sync::Mutex::new(Some(std::mem::replace(&mut frontier, rest))));
+        let base = (frontier.len() - 1) / size * size;
+        let chunk = frontier.split_off(base);
+        pieces.push(std::sync::Mutex::new(Some((base, chunk))));
     }
+    pieces.reverse();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results: Vec<std::sync::Mutex<Option<Expanded>>> = pieces.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
@@ -261,9 +344,9 @@ fn expand_parallel(
             s.spawn(|| loop {
                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(piece) = pieces.get(k) else { break };
-                let piece = piece.lock().expect("piece lock").take().expect("each piece is taken once");
-                let out = expand(scn, sym, por, keep, &piece, seen);
-                drop(piece);
+                let (base, chunk) = piece.lock().expect("piece lock").take().expect("each piece is taken once");
+                let out = expand(cx, Piece { base, chunk: &chunk });
+                drop(chunk);
                 *results[k].lock().expect("result lock") = Some(out);
             });
         }
@@ -275,35 +358,32 @@ fn expand_parallel(
 /// crash, which the step leaves equivalent). Returns false, having added
 /// nothing, when a successor breaks one of [`local`]'s conditions: the
 /// caller then expands every action.
-#[allow(clippy::too_many_arguments)]
 fn expand_local(
-    scn: &Scenario,
-    sym: &Symmetry,
+    cx: &Ctx<'_>,
     world: &World,
     fp: Fingerprint,
+    pos: usize,
     p: usize,
     actions: &[Action],
-    seen: &FpMap<(Fingerprint, Action)>,
-    local: &mut FpMap<()>,
     out: &mut Expanded,
 ) -> bool {
     let owned = world.procs[p].program.owned();
     let mut succs = Vec::new();
     for &action in actions.iter().filter(|a| a.proc() == p && !matches!(a, Action::Crash(_) | Action::Fault(..))) {
         let mut next = world.clone();
-        let (record, violation) = next.apply(scn, action);
+        let (record, violation) = next.apply(cx.scn, action);
         if violation.is_some() || record.exited || next.procs[p].program.owned() != owned {
             return false;
         }
-        let next_fp = symmetry::fingerprint(&next, sym);
+        let next_fp = symmetry::fingerprint(&next, cx.sym);
         assert_ne!(next_fp, fp, "a local step must change its process's state");
         succs.push((action, next, next_fp));
     }
     assert!(!succs.is_empty(), "a local step is enabled");
     out.transitions += succs.len() as u64;
-    for (action, next, next_fp) in succs {
-        if !seen.contains_key(&next_fp) && local.insert(next_fp, ()).is_none() {
-            out.succs.push((fp, action, next, next_fp));
+    for (k, (action, next, next_fp)) in succs.into_iter().enumerate() {
+        if !cx.seen.contains_key(&next_fp) {
+            cx.next.offer(next_fp, Candidate { key: key(pos, k), parent: fp, action, world: next });
         }
     }
     true
@@ -376,10 +456,12 @@ fn explore_once(
         stats.depth = depth;
         // Small levels are not worth a thread.
         let workers = if frontier.len() < 256 { 1 } else { threads };
+        let level = NextLevel::new(frontier.len() * 2);
+        let cx = Ctx { scn, sym, por, keep_terminals: keep, seen: &parents, next: &level };
         let mut results: Vec<Expanded> = if workers == 1 {
-            vec![expand(scn, sym, por, keep, &frontier, &parents)]
+            vec![expand(&cx, Piece { base: 0, chunk: &frontier })]
         } else {
-            expand_parallel(scn, sym, por, keep, std::mem::take(&mut frontier), &parents, workers)
+            expand_parallel(&cx, std::mem::take(&mut frontier), workers)
         };
         frontier = Vec::new();
         for r in &mut results {
@@ -398,13 +480,12 @@ fn explore_once(
             let in_final_recovery = action.is_none();
             return (stats, Some(Counterexample { scenario: scn.clone(), actions, in_final_recovery, violation }));
         }
-        for r in results {
-            for (parent, action, world, fp) in r.succs {
-                if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(fp) {
-                    e.insert((parent, action));
-                    frontier.push((world, fp));
-                }
-            }
+        let new = level.into_sorted();
+        frontier.reserve(new.len());
+        for (fp, c) in new {
+            let fresh = parents.insert(fp, (c.parent, c.action)).is_none();
+            assert!(fresh, "a state of an earlier level came back as new");
+            frontier.push((c.world, fp));
         }
         stats.unique = parents.len() as u64;
         stats.seconds = start.elapsed().as_secs_f64();
