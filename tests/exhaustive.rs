@@ -155,6 +155,27 @@ fn no_identity_recheck_is_rejected_with_shortest_trace() {
     assert!(cex.actions.len() < 40, "shortest trace: {} steps", cex.actions.len());
 }
 
+/// The figures README.md reports, pinned: a change to the search, its
+/// reductions or the model that changes how many states it visits (or a
+/// state lost by the successor map) shows here, where `tests/reductions.rs`
+/// cannot see it, since the plain and the reduced search share that code.
+/// A change that means to alter them updates the README table too.
+#[test]
+fn figures_match_the_readme() {
+    // Both reductions on, whatever STAGEDIR_SYMMETRY / STAGEDIR_POR say.
+    let limits = Limits { symmetry: true, local_steps: true, ..Limits::default() };
+    let figures = |scn: Scenario| {
+        let (s, cex) = explore(&scn, limits, &mut |_| {});
+        assert!(cex.is_none() && s.complete, "{}: {s:?}", scn.describe());
+        (s.unique, s.transitions, s.depth, s.terminal)
+    };
+    for kind in [LockKind::Flock, LockKind::Ofd] {
+        assert_eq!(figures(scenario(2, 1, 1, kind)), (7_240, 24_802, 45, 76), "2c+1r ids=1 {kind:?}");
+        assert_eq!(figures(scenario(1, 2, 2, kind)), (13_788, 54_440, 43, 67), "1c+2r ids=2 {kind:?}");
+        assert_eq!(figures(scenario(2, 2, 1, kind)), (97_028, 445_098, 63, 116), "2c+2r ids=1 {kind:?}");
+    }
+}
+
 /// The search's result does not depend on how many workers expand a
 /// level, nor on which of them finishes first: the same figures, the same
 /// terminal worlds (the ones actually reached, not canonical copies) in the
