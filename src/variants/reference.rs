@@ -177,22 +177,11 @@ impl Recoverer {
 
 impl Role for Recoverer {
     fn op(&self) -> Option<Op> {
-        match &self.open {
-            Some(m) => m.op(),
-            None => self.pass.as_ref().and_then(|m| m.op()),
-        }
+        open_root_then(&self.open, &self.pass)
     }
 
     fn feed(&mut self, result: OpResult) {
-        let result = match feed_open_root(&mut self.open, result) {
-            Ok(refused) => {
-                if refused {
-                    self.pass = None;
-                }
-                return;
-            }
-            Err(result) => result,
-        };
+        let Some(result) = feed_open_root(&mut self.open, &mut self.pass, result) else { return };
         let m = self.pass.as_mut().expect("recoverer: feed after done");
         m.feed(result);
         if m.op().is_none() {
@@ -214,17 +203,26 @@ impl Role for Recoverer {
     }
 }
 
-/// Feeds `result` to a role's opening of ROOT (O1..O3) while that runs:
-/// `Ok(true)` when ROOT was refused (the role runs nothing more),
-/// `Ok(false)` otherwise; the result back when the opening is over (or
-/// never ran), for the role's own machine.
-fn feed_open_root(open: &mut Option<OpenRoot>, result: OpResult) -> Result<bool, OpResult> {
-    let Some(m) = open.as_mut() else { return Err(result) };
-    m.feed(result);
-    if m.op().is_some() {
-        return Ok(false);
+/// The next step of a role that opens ROOT (O1..O3) before it runs its
+/// machine `pass`.
+fn open_root_then<M: Machine>(open: &Option<OpenRoot>, pass: &Option<M>) -> Option<Op> {
+    match open {
+        Some(m) => m.op(),
+        None => pass.as_ref().and_then(|m| m.op()),
     }
-    Ok(open.take().expect("the opening ran").finish().is_err())
+}
+
+/// Feeds `result` to a role's opening of ROOT (O1..O3) while that runs; a
+/// refused ROOT ends the role (`pass` goes: it runs nothing more). Returns
+/// the result back when the opening is over (or never ran): it is for the
+/// role's own machine.
+fn feed_open_root<M>(open: &mut Option<OpenRoot>, pass: &mut Option<M>, result: OpResult) -> Option<OpResult> {
+    let Some(m) = open.as_mut() else { return Some(result) };
+    m.feed(result);
+    if m.op().is_none() && open.take().expect("the opening ran").finish().is_err() {
+        *pass = None;
+    }
+    None
 }
 
 /// Runs one status pass (T1..T8) and ends. Owns nothing and removes
@@ -245,22 +243,11 @@ impl StatusReader {
 
 impl Role for StatusReader {
     fn op(&self) -> Option<Op> {
-        match &self.open {
-            Some(m) => m.op(),
-            None => self.pass.as_ref().and_then(|m| m.op()),
-        }
+        open_root_then(&self.open, &self.pass)
     }
 
     fn feed(&mut self, result: OpResult) {
-        let result = match feed_open_root(&mut self.open, result) {
-            Ok(refused) => {
-                if refused {
-                    self.pass = None;
-                }
-                return;
-            }
-            Err(result) => result,
-        };
+        let Some(result) = feed_open_root(&mut self.open, &mut self.pass, result) else { return };
         let m = self.pass.as_mut().expect("status: feed after done");
         m.feed(result);
         if m.op().is_none() {
