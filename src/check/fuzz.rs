@@ -387,6 +387,18 @@ mod tests {
     use crate::check::oracle::Invariant;
     use crate::protocol::Mutation;
 
+    /// `n` deterministic pseudo-random bytes (xorshift64 from `x`).
+    fn xorshift_bytes(x: &mut u64, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                *x as u8
+            })
+            .collect()
+    }
+
     #[test]
     fn empty_input_is_one_creator_then_one_recoverer_to_the_end() {
         let run = run_bytes(&[], false);
@@ -435,14 +447,7 @@ mod tests {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut enabled = Vec::new();
         for n in 0..300usize {
-            let data: Vec<u8> = (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let data = xorshift_bytes(&mut x, n);
             for mutant in [false, true] {
                 let run = run_bytes(&data, mutant);
                 let mut w = World::new(&run.scenario);
@@ -493,14 +498,10 @@ mod tests {
         let mut x: u64 = 7;
         let finding = (0..20_000)
             .map(|_| {
-                (0..120)
-                    .map(|k| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        if k == 0 { 0 } else { x as u8 }
-                    })
-                    .collect::<Vec<u8>>()
+                // A first byte of 0 picks the first mutant, no-identity-recheck.
+                let mut d = xorshift_bytes(&mut x, 120);
+                d[0] = 0;
+                d
             })
             .find(|d| run_bytes(d, true).violation.is_some())
             .expect("a violation of no-identity-recheck within 20,000 inputs");
@@ -539,14 +540,7 @@ mod tests {
     fn encode_is_the_inverse_of_decode() {
         let mut x: u64 = 99;
         for n in 0..200usize {
-            let data: Vec<u8> = (0..n)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let data = xorshift_bytes(&mut x, n);
             for mutant in [false, true] {
                 let run = run_bytes(&data, mutant);
                 let bytes = encode(&run.scenario, &run.actions, mutant).expect("encodable");
